@@ -1,0 +1,36 @@
+"""gunicorn settings shared by every Flask service, all taken from the environment.
+
+Use with `gunicorn -c python:common.gunicorn_conf 'pkg.app:create_app()'`. `PORT`, `GUNICORN_WORKERS`,
+`GUNICORN_THREADS`, `GUNICORN_TIMEOUT` and `GUNICORN_WORKER_CLASS` tune it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import multiprocess
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+accesslog = None
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "common.jsonlog.JsonFormatter", "service": os.environ.get("SERVICE_NAME", "gunicorn")}
+    },
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

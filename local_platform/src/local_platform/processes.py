@@ -1,0 +1,140 @@
+"""Child processes for the local platform and the test fixtures: start in their own process group, stream
+their output (prefixed lines on stdout, or a log file), wait until ready, stop the whole group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+import requests
+
+COLOURS = ("\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m", "\033[31m")
+RESET = "\033[0m"
+
+
+class NotReady(RuntimeError):
+    """A child did not become ready in time; the message names it and ends with its last output."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=2).status_code < 500
+        except requests.RequestException:
+            return False
+
+    return check
+
+
+class Child:
+    """One managed process. Output goes to `log_path` if given, else to stdout prefixed with the name."""
+
+    _colour_index = 0
+
+    def __init__(
+        self,
+        name: str,
+        cmd: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        log_path: Path | None = None,
+    ):
+        self.name = name
+        self.cmd = list(cmd)
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self._tail: list[str] = []
+        self._pump: threading.Thread | None = None
+        self._colour = COLOURS[Child._colour_index % len(COLOURS)]
+        Child._colour_index += 1
+
+    def start(self) -> Child:
+        self.process = subprocess.Popen(
+            self.cmd,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        sink: IO[str] = open(self.log_path, "a") if self.log_path else sys.stdout  # noqa: SIM115
+        self._pump = threading.Thread(target=self._copy_output, args=(sink,), daemon=True)
+        self._pump.start()
+        return self
+
+    def _copy_output(self, sink: IO[str]) -> None:
+        assert self.process and self.process.stdout
+        prefix = "" if self.log_path else f"{self._colour}{self.name:>10} |{RESET} "
+        for raw in self.process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self._tail = [*self._tail[-39:], line]
+            sink.write(f"{prefix}{line}\n")
+            sink.flush()
+        if self.log_path:
+            sink.close()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def tail(self) -> str:
+        return "\n".join(self._tail)
+
+    def wait_ready(self, check: Callable[[], bool], timeout: float = 60.0) -> Child:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise NotReady(f"{self.name} exited with code {self.process.returncode}:\n{self.tail()}")
+            if check():
+                return self
+            time.sleep(0.2)
+        raise NotReady(f"{self.name} was not ready after {timeout:.0f} s:\n{self.tail()}")
+
+    def wait(self, timeout: float | None = None) -> int:
+        assert self.process
+        code = self.process.wait(timeout=timeout)
+        if self._pump:
+            self._pump.join(timeout=5)
+        return code
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM to the child's process group, SIGKILL after `grace` seconds."""
+        if not self.process or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        if self._pump:
+            self._pump.join(timeout=5)
