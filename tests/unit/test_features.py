@@ -1,0 +1,46 @@
+"""The feature transformer: the single-record path gives exactly the batch path's numbers."""
+
+from pathlib import Path
+
+import numpy as np
+
+from common.csv_validation import validate_csv
+from common.features import HouseFeatures, hash_bucket
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dataset" / "data.csv"
+
+
+def sample_frame():
+    return validate_csv(SAMPLE.read_bytes(), "data.csv").accepted
+
+
+def test_single_record_path_equals_batch_path_on_every_sample_row():
+    frame = sample_frame()
+    features = HouseFeatures().fit(frame)
+    batch = features.transform(frame)
+    for i, record in enumerate(frame.to_dict(orient="records")):
+        single = features.transform_record(record)
+        assert single.shape == (1, features.n_features)
+        assert np.array_equal(single[0], batch[i]), f"row {i} differs"
+
+
+def test_hashing_is_stable_and_normalised():
+    assert hash_bucket("city", "Seattle", 32) == hash_bucket("city", "  seattle ", 32)
+    # A fixed value: CRC32 does not depend on the process (unlike hash()), so models stay valid everywhere.
+    assert hash_bucket("city", "Seattle", 1 << 30) == 3493104243 % (1 << 30)
+
+
+def test_one_hot_per_text_field_and_names_match_width():
+    frame = sample_frame().head(50)
+    features = HouseFeatures(street_buckets=4, city_buckets=8, statezip_buckets=8, country_buckets=2)
+    matrix = features.fit_transform(frame)
+    assert matrix.shape == (50, 12 + 3 + 4 + 8 + 8 + 2)
+    assert len(features.get_feature_names_out()) == matrix.shape[1]
+    hashed = matrix[:, 15:]
+    assert (hashed.sum(axis=1) == 4).all()  # exactly one bucket set per text field
+
+
+def test_accepts_a_list_of_records():
+    frame = sample_frame().head(3)
+    features = HouseFeatures()
+    assert np.array_equal(features.transform(frame.to_dict(orient="records")), features.transform(frame))
