@@ -16,7 +16,7 @@ class MissingPrerequisite(RuntimeError):
     """Something the local platform needs is not installed; the message says how to get it."""
 
 
-def _python_tool(name: str) -> str:
+def python_tool(name: str) -> str:
     beside = Path(sys.executable).with_name(name)
     if beside.exists():
         return str(beside)
@@ -56,7 +56,7 @@ def pubsub_ready(port: int):
 
 def storage_emulator(port: int, log_path: Path | None = None) -> Child:
     cmd = [
-        _python_tool("gcp-storage-emulator"),
+        python_tool("gcp-storage-emulator"),
         "start",
         "--host",
         "127.0.0.1",
@@ -79,7 +79,7 @@ def mlflow_ready(port: int):
 def gunicorn_service(name: str, app: str, port: int, env: dict[str, str], log_path: Path | None = None) -> Child:
     """A Flask service under gunicorn with the shared settings (`common.gunicorn_conf`)."""
     env = {"PORT": str(port), "HOST": "127.0.0.1", "SERVICE_NAME": name, **env}
-    cmd = [_python_tool("gunicorn"), "-c", "python:common.gunicorn_conf", app]
+    cmd = [python_tool("gunicorn"), "-c", "python:common.gunicorn_conf", app]
     return Child(name, cmd, env=env, log_path=log_path)
 
 

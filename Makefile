@@ -1,0 +1,46 @@
+# Entry points. `make up` runs the platform on this machine; `make test` runs the whole test suite.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+
+.PHONY: help install up pipeline test test-unit test-integration lint format services clean-data
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: ## install uv (from PyPI) if missing, then the locked workspace
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (python3 is " + sys.version.split()[0] + ")")'
+	$(UV) sync --frozen --quiet
+
+up: install ## run the whole platform in the foreground (Ctrl-C stops it; data stays in .data/)
+	$(UV) run --frozen --no-sync platform up
+
+pipeline: install ## run the data job and every trainer once against the running platform
+	$(UV) run --frozen --no-sync platform pipeline
+
+services: ## start what the tests need that this machine provides as a service (PostgreSQL)
+	@scripts/ensure_test_services.sh
+
+lint: install ## ruff lint and format check
+	$(UV) run --frozen --no-sync ruff check .
+	$(UV) run --frozen --no-sync ruff format --check .
+
+test: install services lint ## the whole suite: lint, unit, integration, end to end
+	$(UV) run --frozen --no-sync pytest
+
+test-unit: install ## only the fast tier
+	$(UV) run --frozen --no-sync pytest tests/unit
+
+test-integration: install services ## only the tier with real components
+	$(UV) run --frozen --no-sync pytest tests/integration
+
+format: install ## apply ruff's fixes and formatting
+	$(UV) run --frozen --no-sync ruff check --fix .
+	$(UV) run --frozen --no-sync ruff format .
+
+clean-data: ## delete the local platform's data (.data/): every dataset, model and stored prediction
+	rm -rf .data

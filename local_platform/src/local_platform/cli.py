@@ -1,0 +1,109 @@
+"""`platform up` runs the whole platform in the foreground; `platform pipeline` runs the data job and every
+trainer once against it. `make up` and `make pipeline` call these."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import requests
+
+from common.jsonlog import configure_logging
+from common.settings import Settings
+from local_platform import components
+from local_platform.pipeline import create_topics_and_subscriptions, run_pipeline, seed_sample_data
+from local_platform.processes import NotReady
+from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Ports, Stack
+
+log = logging.getLogger("platform")
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("PLATFORM_DATA_DIR", ".data")).resolve()
+
+
+def up(skip_pipeline: bool = False) -> int:
+    stack = Stack(data_dir=_data_dir(), ports=Ports.from_env())
+    stack.check_ports_free()
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info(f"received {signal.Signals(signum).name}, stopping every component")
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    os.environ.update(stack.env())
+    settings = Settings.from_env("platform")
+    try:
+        log.info("starting the Pub/Sub emulator", extra={"port": stack.ports.pubsub})
+        stack.start_bus()
+        create_topics_and_subscriptions(settings)
+        log.info("starting MLflow", extra={"port": stack.ports.mlflow})
+        stack.start_mlflow()
+        log.info("starting dbapp and its consumer", extra={"port": stack.ports.dbapp})
+        stack.start_dbapp()
+        if seed_sample_data(settings, SAMPLE_DATASET, SAMPLE_OBJECT):
+            log.info("the platform was empty: the sample dataset will be versioned and trained on")
+        if not skip_pipeline and not stopping.is_set() and run_pipeline(stack.env()) != 0:
+            log.error("the first pipeline run failed (see above); the services keep running")
+        _announce(stack)
+        while not stopping.wait(1.0):
+            dead = stack.dead_child()
+            if dead:
+                log.error(f"{dead.name} stopped unexpectedly; stopping the platform:\n{dead.tail()}")
+                return 1
+        return 0
+    except (components.MissingPrerequisite, NotReady) as exc:
+        log.error(str(exc))
+        return 1
+    finally:
+        stack.stop()
+        log.info("every component stopped; data kept in " + str(stack.data_dir))
+
+
+def _announce(stack: Stack) -> None:
+    lines = [
+        "The platform is running:",
+        f"  MLflow        http://127.0.0.1:{stack.ports.mlflow}",
+        f"  dbapp         http://127.0.0.1:{stack.ports.dbapp}/healthz",
+        f"  Pub/Sub       127.0.0.1:{stack.ports.pubsub} (emulator)",
+        f"  data          {stack.data_dir}",
+        "Press Ctrl-C to stop. Run `make pipeline` in another terminal to version new data and retrain.",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def pipeline() -> int:
+    stack = Stack(data_dir=_data_dir(), ports=Ports.from_env())
+    env = stack.env()
+    for name, url in (("MLflow", env["MLFLOW_TRACKING_URI"] + "/health"), ("dbapp", env["DBAPP_URL"] + "/healthz")):
+        try:
+            requests.get(url, timeout=3).raise_for_status()
+        except requests.RequestException:
+            log.error(f"{name} is not reachable at {url}: start the platform with `make up` first")
+            return 2
+    return run_pipeline(env)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="platform", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up_parser = sub.add_parser("up", help="run every component in the foreground until Ctrl-C")
+    up_parser.add_argument("--skip-pipeline", action="store_true", help="do not run the data job and trainers")
+    sub.add_parser("pipeline", help="run the data job and every trainer once against the running platform")
+    args = parser.parse_args(argv)
+    configure_logging("platform", os.environ.get("LOG_LEVEL", "INFO"))
+    if args.command == "up":
+        sys.exit(up(skip_pipeline=args.skip_pipeline))
+    sys.exit(pipeline())
+
+
+if __name__ == "__main__":
+    main()

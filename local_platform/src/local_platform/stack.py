@@ -1,0 +1,102 @@
+"""The whole platform on one machine: which components run, on which ports, with which environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_platform import components
+from local_platform.processes import Child, port_open
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SAMPLE_DATASET = REPO_ROOT / "sample_dataset" / "data.csv"
+SAMPLE_OBJECT = "sample_dataset/data.csv"
+
+
+@dataclass(frozen=True)
+class Ports:
+    pubsub: int = 8085
+    mlflow: int = 5000
+    dbapp: int = 8082
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        defaults = cls()
+        values = {}
+        for name in ("pubsub", "mlflow", "dbapp"):
+            raw = os.environ.get(f"{name.upper()}_PORT", str(getattr(defaults, name)))
+            if not raw.isdigit():
+                raise SystemExit(f"{name.upper()}_PORT must be a port number, got {raw!r}")
+            values[name] = int(raw)
+        return cls(**values)
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    log_dir: Path | None = None  # None: prefixed output on stdout (make up); a folder: one log file per child
+    children: list[Child] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        """What every component and job of this stack sees (on top of the caller's environment)."""
+        return {
+            "PLATFORM_DATA_DIR": str(self.data_dir),
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports.pubsub}",
+            "GCP_PROJECT": os.environ.get("GCP_PROJECT", "local-project"),
+            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.ports.mlflow}",
+            "DBAPP_URL": f"http://127.0.0.1:{self.ports.dbapp}",
+            "MODELS_DIR": str(REPO_ROOT / "models"),
+        }
+
+    def _log(self, name: str) -> Path | None:
+        return self.log_dir / f"{name}.log" if self.log_dir else None
+
+    def _multiproc_dir(self, name: str) -> str:
+        """A fresh prometheus_client multiprocess folder per start: stale files would skew the counters."""
+        root = Path(tempfile.gettempdir()) / "house-price-metrics" / f"{name}-{self.ports.dbapp}"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        return str(root)
+
+    def check_ports_free(self) -> None:
+        taken = [f"{name} ({port})" for name, port in vars(self.ports).items() if port_open("127.0.0.1", port)]
+        if taken:
+            raise SystemExit(
+                f"port(s) already in use: {', '.join(taken)}. Is the platform already running? "
+                "Stop it, or choose other ports with PUBSUB_PORT / MLFLOW_PORT / DBAPP_PORT."
+            )
+
+    def _run(self, child: Child, ready, timeout: float) -> Child:
+        self.children.append(child)
+        child.start()
+        child.wait_ready(ready, timeout=timeout)
+        return child
+
+    def start_bus(self) -> None:
+        child = components.pubsub_emulator(self.ports.pubsub, self.data_dir / "pubsub", self._log("pubsub"))
+        self._run(child, components.pubsub_ready(self.ports.pubsub), timeout=90)
+
+    def start_mlflow(self) -> None:
+        child = components.mlflow_server(self.ports.mlflow, self.env(), self._log("mlflow"))
+        self._run(child, components.mlflow_ready(self.ports.mlflow), timeout=180)
+
+    def start_dbapp(self) -> None:
+        env = {**self.env(), "PROMETHEUS_MULTIPROC_DIR": self._multiproc_dir("dbapp")}
+        web = components.gunicorn_service("dbapp", "dbapp.app:create_app()", self.ports.dbapp, env, self._log("dbapp"))
+        self._run(web, components.service_ready(self.ports.dbapp), timeout=60)
+        consumer = Child(
+            "consumer", [components.python_tool("dbapp-consumer")], env=env, log_path=self._log("consumer")
+        )
+        self.children.append(consumer.start())
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if not c.running), None)
