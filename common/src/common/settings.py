@@ -40,18 +40,20 @@ class Settings:
     log_level: str
 
     @classmethod
-    def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, service: str, env: Mapping[str, str] | None = None, *, require_project: bool = True) -> Settings:
+        """`require_project=False` is for jobs whose bus use is optional: without GCP_PROJECT and
+        PUBSUB_EMULATOR_HOST, `gcp_project` is then "" instead of a `ConfigError`."""
         env = os.environ if env is None else env
         data_dir = Path(env.get("PLATFORM_DATA_DIR", ".data")).resolve()
         emulator = env.get("PUBSUB_EMULATOR_HOST") or None
         project = env.get("GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT")
         if not project:
-            if not emulator:
+            if not emulator and require_project:
                 raise ConfigError(
                     "GCP_PROJECT is not set: set it to your Google Cloud project id, or set "
                     "PUBSUB_EMULATOR_HOST to use the local Pub/Sub emulator"
                 )
-            project = "local-project"
+            project = "local-project" if emulator else ""
         return cls(
             service=service,
             data_dir=data_dir,
