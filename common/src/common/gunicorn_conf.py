@@ -15,7 +15,10 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "5"))
+# gunicorn >= 26 opens a control socket under $HOME by default: several servers on one machine would share
+# it, and a read-only root filesystem (Kubernetes) forbids it. Nothing here uses it.
+control_socket_disable = True
 keepalive = 5
 accesslog = None
 logconfig_dict = {
@@ -25,6 +28,7 @@ logconfig_dict = {
         "json": {"()": "common.jsonlog.JsonFormatter", "service": os.environ.get("SERVICE_NAME", "gunicorn")}
     },
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "root": {"level": "INFO", "handlers": ["stdout"]},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
     },

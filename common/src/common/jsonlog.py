@@ -1,5 +1,5 @@
-"""Structured logging: one JSON object per line on stdout, with service, severity and any ids passed in
-`extra={"fields": {...}}` (request_id, event_id, run_id...)."""
+"""Structured logging: one JSON object per line on stdout, with service, severity and any ids passed as
+`extra={"request_id": ..., "event_id": ...}` (each key becomes a field of the line)."""
 
 from __future__ import annotations
 

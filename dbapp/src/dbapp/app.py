@@ -1,0 +1,34 @@
+"""The Flask app factory: `gunicorn -c python:common.gunicorn_conf 'dbapp.app:create_app()'`."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from common.jsonlog import configure_logging
+from common.settings import Settings
+from dbapp import errors, requestlog
+from dbapp.config import SERVICE, DbappConfig
+from dbapp.context import EXTENSION, DbappContext
+from dbapp.routes import bp
+from dbapp.storage import DocumentStore, open_store
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(settings: Settings | None = None, store: DocumentStore | None = None) -> Flask:
+    """Build the app. Without arguments everything comes from the environment (read once, here); tests pass
+    their own `settings` and/or `store`."""
+    config = DbappConfig.from_env(settings=settings)
+    log = configure_logging(SERVICE, config.settings.log_level)
+    if store is None:
+        store = open_store(config.settings, mongo_settle_seconds=config.mongo_settle_seconds)
+
+    app = Flask(SERVICE)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False
+    app.extensions[EXTENSION] = DbappContext(config=config, store=store)
+    requestlog.install(app)
+    errors.install(app)
+    app.register_blueprint(bp)
+    log.info("dbapp ready to serve", extra={"backend": store.backend})
+    return app

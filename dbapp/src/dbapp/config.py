@@ -1,0 +1,54 @@
+"""dbapp's configuration: the platform `Settings` plus the few knobs only dbapp has, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from common.settings import ConfigError, Settings
+from dbapp.documents import Kind
+
+SERVICE = "dbapp"
+
+
+@dataclass(frozen=True)
+class DbappConfig:
+    settings: Settings
+    mongo_settle_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None) -> DbappConfig:
+        env = os.environ if env is None else env
+        settings = settings or Settings.from_env(SERVICE, env)
+        if settings.collection_predictions == settings.collection_corrections:
+            raise ConfigError(
+                f"COLLECTION_1 and COLLECTION_2 must differ (both are {settings.collection_predictions!r})"
+            )
+        return cls(settings=settings, mongo_settle_seconds=_seconds(env, "DBAPP_MONGO_SETTLE_SECONDS", 2.0))
+
+    @property
+    def kinds(self) -> dict[str, Kind]:
+        """Collection name (the `table` of `/store`, the `<collection>` of `/retrieve`) to what it holds."""
+        return {
+            self.settings.collection_predictions: Kind.PREDICTION,
+            self.settings.collection_corrections: Kind.CORRECTION,
+        }
+
+    def collection_for(self, kind: Kind) -> str:
+        if kind is Kind.PREDICTION:
+            return self.settings.collection_predictions
+        return self.settings.collection_corrections
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value:g}")
+    return value

@@ -1,0 +1,22 @@
+"""What the request handlers share: configuration and the store, kept on the Flask app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from dbapp.config import DbappConfig
+from dbapp.storage import DocumentStore
+
+EXTENSION = "dbapp"
+
+
+@dataclass(frozen=True)
+class DbappContext:
+    config: DbappConfig
+    store: DocumentStore
+
+
+def current() -> DbappContext:
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,84 @@
+"""Query parameters of the paginated routes and the page objects they answer with.
+
+A page asks the store for `limit + 1` documents: the extra one only tells whether another page exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dbapp.storage.base import StoredDocument, decode_cursor, encode_cursor, iso
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class ParameterInvalid(ValueError):
+    """One or more query parameters are unusable; `fields` maps each to its message."""
+
+    def __init__(self, fields: dict[str, str]):
+        self.fields = fields
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in fields.items()))
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    after: int | None  # an empty `after=` means "from the start", like no `after`
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> PageRequest:
+        errors: dict[str, str] = {}
+        limit = DEFAULT_LIMIT
+        raw_limit = (args.get("limit") or "").strip()
+        if raw_limit:
+            if raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT:
+                limit = int(raw_limit)
+            else:
+                errors["limit"] = f"must be a whole number from 1 to {MAX_LIMIT} (got {raw_limit[:40]!r})"
+        after = None
+        raw_after = (args.get("after") or "").strip()
+        if raw_after:
+            try:
+                after = decode_cursor(raw_after)
+            except ValueError as exc:
+                errors["after"] = str(exc)
+        if errors:
+            raise ParameterInvalid(errors)
+        return cls(limit=limit, after=after)
+
+
+def newest_first_page(found: list[StoredDocument], limit: int) -> dict[str, Any]:
+    """`/retrieve`: `next_cursor` is the last item's cursor when another page exists, else null."""
+    items = found[:limit]
+    has_more = len(found) > limit
+    return {
+        "items": [doc.to_item() for doc in items],
+        "next_cursor": items[-1].cursor if has_more else None,
+        "has_more": has_more,
+    }
+
+
+def oldest_first_page(
+    found: list[StoredDocument], request: PageRequest, item: Callable[[StoredDocument], dict[str, Any]]
+) -> dict[str, Any]:
+    """`/corrections`: `next_cursor` is always where the next call starts (the given `after` when empty)."""
+    items = found[: request.limit]
+    return {
+        "items": [item(doc) for doc in items],
+        "next_cursor": items[-1].cursor if items else (None if request.after is None else encode_cursor(request.after)),
+        "has_more": len(found) > request.limit,
+    }
+
+
+def correction_item(doc: StoredDocument) -> dict[str, Any]:
+    return {
+        "cursor": doc.cursor,
+        "event_id": doc.event_id,
+        "record": doc.data["record"],
+        "corrected_price": doc.data["corrected_price"],
+        "predicted_price": doc.data.get("predicted_price"),
+        "created_at": iso(doc.created_at),
+    }
