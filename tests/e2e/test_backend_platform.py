@@ -17,11 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from mlflow import MlflowClient
 
 from common.blobstore import open_store
 from common.dataset_versions import committed_versions
 from local_platform.processes import free_port, port_open
+from mlflow import MlflowClient
 
 REPO = Path(__file__).resolve().parents[2]
 READY_LINE = "The platform is running"
