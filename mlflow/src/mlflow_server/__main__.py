@@ -1,13 +1,14 @@
-"""Start the MLflow tracking server: prepare the backend store (upgrade an existing schema), then exec
-`mlflow server` with the artifact proxy so clients never need bucket credentials."""
+"""Start the MLflow tracking server: prepare the backend store (upgrade an existing schema), then run
+`mlflow server` with the artifact proxy so clients never need bucket credentials.
+
+Both `mlflow db upgrade` and `mlflow server` run in this process (MLflow's own command line, called in
+process), so MLflow is imported once: a restart does not pay for a second interpreter start-up.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,7 +21,7 @@ log = logging.getLogger("mlflow-server")
 def _sqlite_path(uri: str) -> Path | None:
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///") - 1 :]) if uri.startswith("sqlite:////") else Path(uri[len("sqlite:///") :])
+    return Path(uri[len("sqlite:///") :])  # sqlite:////abs/file.db -> /abs/file.db; sqlite:///rel.db -> rel.db
 
 
 def prepare_backend_store(uri: str) -> None:
@@ -39,19 +40,21 @@ def prepare_backend_store(uri: str) -> None:
     engine = sqlalchemy.create_engine(uri)
     try:
         has_schema = sqlalchemy.inspect(engine).has_table("alembic_version")
+    except sqlalchemy.exc.OperationalError as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise SystemExit(f"cannot reach the MLflow backend store {shown}: {exc.orig}") from None
     finally:
         engine.dispose()
     if has_schema:
         log.info("upgrading the MLflow database schema if needed")
-        subprocess.run([_mlflow_executable(), "db", "upgrade", uri], check=True)
+        _mlflow(["db", "upgrade", uri], standalone=False)
 
 
-def _mlflow_executable() -> str:
-    beside = Path(sys.executable).with_name("mlflow")
-    found = str(beside) if beside.exists() else shutil.which("mlflow")
-    if not found:
-        raise SystemExit("the `mlflow` command is not installed in this environment")
-    return found
+def _mlflow(args: list[str], *, standalone: bool) -> None:
+    """Run MLflow's command line in this process; `standalone` exits the process when the command ends."""
+    from mlflow.cli import cli
+
+    cli.main(args=args, prog_name="mlflow", standalone_mode=standalone)
 
 
 def prepare_artifacts(destination: str) -> None:
@@ -65,9 +68,9 @@ def main() -> None:
     config = ServerConfig.from_env()
     prepare_backend_store(config.backend_store_uri)
     prepare_artifacts(config.artifacts_destination)
-    executable = _mlflow_executable()
     log.info("starting mlflow server on %s:%s", config.host, config.port)
-    os.execv(executable, [executable, *config.server_args()])
+    os.environ.update(config.server_env())
+    _mlflow(config.server_args(), standalone=True)
 
 
 if __name__ == "__main__":

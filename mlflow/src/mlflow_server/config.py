@@ -7,12 +7,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Host headers the server accepts: local use plus every in-cluster name of the `mlflow` Service in `ml`.
-DEFAULT_ALLOWED_HOSTS = (
-    "localhost,localhost:*,127.0.0.1,127.0.0.1:*,"
-    "mlflow,mlflow:*,mlflow.ml,mlflow.ml:*,mlflow.ml.svc,mlflow.ml.svc:*,"
-    "mlflow.ml.svc.cluster.local,mlflow.ml.svc.cluster.local:*"
+# Host headers the server accepts (fnmatch patterns, as `mlflow server --allowed-hosts` reads them). Setting
+# the flag replaces MLflow's default list, so that list's local and private-address entries are repeated here
+# (in-cluster clients and Prometheus may address the pod by IP), plus every in-cluster name of the `mlflow`
+# Service in namespace `ml`. Any other Host header gets 403 (DNS-rebinding protection); /health never checks.
+LOCAL_HOSTS = ("localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*")
+PRIVATE_ADDRESS_HOSTS = ("10.*", "192.168.*", *(f"172.{i}.*" for i in range(16, 32)))
+CLUSTER_HOSTS = tuple(
+    pattern
+    for name in ("mlflow", "mlflow.ml", "mlflow.ml.svc", "mlflow.ml.svc.cluster.local")
+    for pattern in (name, f"{name}:*")
 )
+DEFAULT_ALLOWED_HOSTS = ",".join((*LOCAL_HOSTS, *PRIVATE_ADDRESS_HOSTS, *CLUSTER_HOSTS))
+JOB_EXECUTION_ENV = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+
+
+def with_driver(uri: str) -> str:
+    """`postgresql://...` -> `postgresql+psycopg2://...`: SQLAlchemy 2.1 maps the bare scheme to psycopg 3,
+    while the image ships psycopg2. A URI that names its driver is left alone."""
+    scheme, sep, rest = uri.partition("://")
+    return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else uri
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise SystemExit(f"{name} must be a whole number from {minimum} to {maximum}, got {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -23,25 +44,28 @@ class ServerConfig:
     port: int
     workers: int
     allowed_hosts: str
+    # MLflow's background job runner (GenAI jobs: trace archival, scorers) starts a runner and ~7 huey
+    # consumer processes (~2 GB of RAM, slow start-up); nothing here uses it, so it is off unless asked for.
+    job_execution: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerConfig:
         env = os.environ if env is None else env
         data_dir = Path(env.get("PLATFORM_DATA_DIR", ".data")).resolve()
-        extra_hosts = env.get("MLFLOW_EXTRA_ALLOWED_HOSTS", "")
-        port_raw = env.get("MLFLOW_PORT", "5000")
-        workers_raw = env.get("MLFLOW_WORKERS", "2")
-        for name, raw in (("MLFLOW_PORT", port_raw), ("MLFLOW_WORKERS", workers_raw)):
-            if not raw.isdigit():
-                raise SystemExit(f"{name} must be a whole number, got {raw!r}")
+        extra_hosts = [h.strip() for h in env.get("MLFLOW_EXTRA_ALLOWED_HOSTS", "").split(",") if h.strip()]
         return cls(
-            backend_store_uri=env.get("MLFLOW_BACKEND_STORE_URI", f"sqlite:///{data_dir / 'mlflow.db'}"),
+            backend_store_uri=with_driver(env.get("MLFLOW_BACKEND_STORE_URI") or f"sqlite:///{data_dir / 'mlflow.db'}"),
             artifacts_destination=env.get("MLFLOW_ARTIFACTS_DESTINATION", (data_dir / "mlartifacts").as_uri()),
             host=env.get("MLFLOW_HOST", "127.0.0.1"),
-            port=int(port_raw),
-            workers=int(workers_raw),
-            allowed_hosts=",".join(h for h in (DEFAULT_ALLOWED_HOSTS, extra_hosts) if h),
+            port=_whole_number(env, "MLFLOW_PORT", 5000, 1, 65535),
+            workers=_whole_number(env, "MLFLOW_WORKERS", 2, 1, 64),
+            allowed_hosts=",".join((DEFAULT_ALLOWED_HOSTS, *extra_hosts)),
+            job_execution=env.get(JOB_EXECUTION_ENV, "false").strip().lower() in ("1", "true", "yes", "on"),
         )
+
+    def server_env(self) -> dict[str, str]:
+        """Variables for the `mlflow server` process, on top of the inherited environment."""
+        return {JOB_EXECUTION_ENV: "true" if self.job_execution else "false"}
 
     def server_args(self) -> list[str]:
         return [

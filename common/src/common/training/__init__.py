@@ -1,0 +1,23 @@
+"""The shared trainer: model families declare an estimator, this package does everything else."""
+
+from common.training.evaluation import Evaluation, evaluate, median_baseline_mae
+from common.training.family import FamilyError, FamilySpec, discover_families, load_family
+from common.training.promotion import ChampionScore, Decision, decide_promotion
+from common.training.trainer import TrainResult, build_pipeline, publishing_enabled, train_family
+
+__all__ = [
+    "ChampionScore",
+    "Decision",
+    "Evaluation",
+    "FamilyError",
+    "FamilySpec",
+    "TrainResult",
+    "build_pipeline",
+    "decide_promotion",
+    "discover_families",
+    "evaluate",
+    "load_family",
+    "median_baseline_mae",
+    "publishing_enabled",
+    "train_family",
+]

@@ -1,0 +1,407 @@
+"""The one trainer every model family runs.
+
+`train_family(spec, settings)`:
+1. finds the latest committed dataset version N; if this family already has a finished run for N (for this
+   registered model), it does nothing: a (family, dataset version) pair is never trained twice;
+2. trains Pipeline([features, model]) on the train splits of every committed version <= N;
+3. logs params, metrics and the model to MLflow (experiment = family name) and registers a version of the
+   model name, tagged with family, dataset version and holdout metrics;
+4. scores the candidate and the current champion on the same holdout (the valid splits of every committed
+   version <= N) and moves the champion alias only when `decide_promotion` says so; the decision and its
+   reason are recorded as model-version tags;
+5. on promotion, publishes a `model.promoted` event (when a publisher is given).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import sklearn
+from mlflow import MlflowClient
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from common import registry
+from common.blobstore import open_store
+from common.bus import Publisher
+from common.dataset_versions import committed_versions, load_versions
+from common.events import Event
+from common.features import HouseFeatures
+from common.schema import FIELD_NAMES, PRICE
+from common.settings import ConfigError, Settings
+from common.training.evaluation import Evaluation, evaluate, median_baseline_mae
+from common.training.family import FamilySpec
+from common.training.promotion import ChampionScore, Decision, decide_promotion
+
+log = logging.getLogger(__name__)
+
+PUBLISH_EVENTS_ENV = "PUBLISH_EVENTS"
+# OpenMP threads for fitting and scoring (HistGradientBoosting). One is the robust default for this data size:
+# spinning OpenMP workers on a shared, busy node can make a 2-second fit take minutes.
+TRAIN_THREADS_ENV = "TRAIN_THREADS"
+MODEL_ARTIFACT_NAME = "model"
+RUN_TAG_MODEL_NAME = "registered_model"
+PROMOTION_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    family: str
+    status: str  # "trained", "skipped" (already trained for this dataset version) or "no_data"
+    dataset_version: int | None = None
+    run_id: str | None = None
+    model_version: int | None = None
+    holdout: Evaluation | None = None
+    decision: Decision | None = None
+    event_id: str | None = None
+
+
+def publishing_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """`PUBLISH_EVENTS=false` (or 0/no/off) turns the `model.promoted` event off; it is on by default."""
+    env = os.environ if env is None else env
+    return env.get(PUBLISH_EVENTS_ENV, "true").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def train_threads(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    raw = env.get(TRAIN_THREADS_ENV, "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{TRAIN_THREADS_ENV} must be a whole number >= 1, got {raw!r}")
+    return int(raw)
+
+
+def build_pipeline(spec: FamilySpec) -> Pipeline:
+    """Features and regressor in one estimator: what is logged is exactly what serves."""
+    return Pipeline([("features", HouseFeatures(**spec.features)), ("model", spec.estimator())])
+
+
+def split_xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    return frame.loc[:, list(FIELD_NAMES)], frame[PRICE.name].to_numpy(dtype=np.float64)
+
+
+def untrusted_types(pipeline: Pipeline) -> list[str]:
+    """Classes in the fitted pipeline that `common.registry.load_model` would refuse to load."""
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
+    return sorted(set(found) - set(registry.TRUSTED_TYPES))
+
+
+def pip_requirements() -> list[str]:
+    """Pinned explicitly: MLflow's inference would load the model in a subprocess just to guess these."""
+    import skops
+
+    return [
+        f"scikit-learn=={sklearn.__version__}",
+        f"skops=={skops.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+    ]
+
+
+def ensure_experiment(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            return client.create_experiment(name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            experiment = client.get_experiment_by_name(name)
+            assert experiment is not None
+    if experiment.lifecycle_stage == "deleted":
+        client.restore_experiment(experiment.experiment_id)
+    return experiment.experiment_id
+
+
+def find_finished_run(client: MlflowClient, experiment_id: str, model_name: str, dataset_version: int) -> Run | None:
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=(
+            f"tags.{registry.TAG_DATASET_VERSION} = '{dataset_version}' "
+            f"and tags.{RUN_TAG_MODEL_NAME} = '{model_name}' and attributes.status = 'FINISHED'"
+        ),
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def _signature(pipeline: Pipeline, x_train: pd.DataFrame) -> Any:
+    sample = x_train.head(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the hint about integer columns: our inputs are never missing
+        return infer_signature(sample, pipeline.predict(sample))
+
+
+@contextlib.contextmanager
+def using_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's fluent API (start_run, log_model) for `uri`, leaving the process-wide setting (and the
+    MLFLOW_TRACKING_URI variable that `set_tracking_uri` exports) as they were."""
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    previous, previous_env = tracking_utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if previous_env is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_env
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.start, 3)
+
+
+def train_family(spec: FamilySpec, settings: Settings, *, publisher: Publisher | None = None) -> TrainResult:
+    """Train, register and maybe promote one family on the latest committed dataset version (see module doc)."""
+    with threadpool_limits(limits=train_threads(), user_api="openmp"):
+        return _train_family(spec, settings, publisher)
+
+
+def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | None) -> TrainResult:
+    total = _Timer()
+    context = {"family": spec.name, "model_name": settings.model_name}
+    store = open_store(settings.datasets_bucket)
+    manifests = committed_versions(store)
+    if not manifests:
+        log.info("no committed dataset version yet: nothing to train", extra={**context, "bucket": store.url})
+        return TrainResult(spec.name, "no_data")
+    version = manifests[-1].version
+    context["dataset_version"] = version
+
+    client = registry.client(settings.mlflow_tracking_uri)
+    experiment_id = ensure_experiment(client, spec.name)
+    existing = find_finished_run(client, experiment_id, settings.model_name, version)
+    if existing is not None:
+        log.info(
+            "already trained on this dataset version: nothing to do", extra={**context, "run_id": existing.info.run_id}
+        )
+        return TrainResult(spec.name, "skipped", version, run_id=existing.info.run_id)
+
+    step = _Timer()
+    log.info("loading dataset versions", extra={**context, "bucket": store.url})
+    train, holdout, versions = load_versions(store, up_to=version)
+    x_train, y_train = split_xy(train)
+    x_holdout, y_holdout = split_xy(holdout)
+    log.info(
+        "loaded dataset versions",
+        extra={
+            **context,
+            "versions": versions,
+            "train_rows": len(train),
+            "holdout_rows": len(holdout),
+            "seconds": step.seconds(),
+        },
+    )
+
+    step = _Timer()
+    pipeline = build_pipeline(spec)
+    log.info("fitting", extra={**context, "params": dict(spec.params), "features": dict(spec.features)})
+    pipeline.fit(x_train, y_train)
+    fit_seconds = step.seconds()
+    train_eval = evaluate(y_train, pipeline.predict(x_train))
+    holdout_eval = evaluate(y_holdout, pipeline.predict(x_holdout))
+    baseline_mae = median_baseline_mae(y_train, y_holdout)
+    log.info(
+        "fitted",
+        extra={
+            **context,
+            "seconds": fit_seconds,
+            "train_mae": train_eval.mae,
+            "holdout_mae": holdout_eval.mae,
+            "baseline_median_mae": baseline_mae,
+        },
+    )
+    unknown = untrusted_types(pipeline)
+    if unknown:
+        raise TypeError(
+            f"family {spec.name}: the fitted model contains {unknown}, which common.registry.TRUSTED_TYPES does not "
+            "list; review these classes and add them there, or use other estimators"
+        )
+
+    run_tags = {
+        registry.TAG_FAMILY: spec.name,
+        registry.TAG_DATASET_VERSION: str(version),
+        RUN_TAG_MODEL_NAME: settings.model_name,
+    }
+    with (
+        using_tracking_uri(settings.mlflow_tracking_uri),
+        mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-v{version}", tags=run_tags) as run,
+    ):
+        context["run_id"] = run.info.run_id
+        mlflow.log_params(
+            {
+                "family": spec.name,
+                "dataset_version": version,
+                "dataset_versions": ",".join(map(str, versions)),
+                "datasets_bucket": store.url,
+                **{f"model.{k}": v for k, v in spec.params.items()},
+                **{f"features.{k}": v for k, v in pipeline.named_steps["features"].get_params().items()},
+            }
+        )
+        mlflow.log_metrics(
+            {
+                **train_eval.metrics("train"),
+                **holdout_eval.metrics("holdout"),
+                "baseline_median_mae": baseline_mae,
+                "fit_seconds": fit_seconds,
+            }
+        )
+
+        step = _Timer()
+        log.info("logging the model to MLflow", extra=context)
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name=MODEL_ARTIFACT_NAME,
+            skops_trusted_types=list(registry.TRUSTED_TYPES),
+            pip_requirements=pip_requirements(),
+            signature=_signature(pipeline, x_train),
+        )
+        version_tags = {
+            registry.TAG_FAMILY: spec.name,
+            registry.TAG_DATASET_VERSION: version,
+            "dataset_versions": ",".join(map(str, versions)),
+            "train_rows": len(train),
+            "baseline_median_mae": baseline_mae,
+            **holdout_eval.metrics("holdout"),
+        }
+        registered = registry.register_version(
+            client,
+            settings.model_name,
+            info.model_uri,
+            run_id=run.info.run_id,
+            model_id=info.model_id,
+            tags=version_tags,
+        )
+        model_version = int(registered.version)
+        context["model_version"] = model_version
+        log.info("registered the model", extra={**context, "seconds": step.seconds()})
+
+        step = _Timer()
+        decision = _promote(client, settings, model_version, holdout_eval, baseline_mae, x_holdout, y_holdout, context)
+        log.info(
+            "promotion decided",
+            extra={**context, "decision": decision.label, "reason": decision.reason, "seconds": step.seconds()},
+        )
+
+        event_id = None
+        if decision.promote and publisher is not None:
+            event_id = _publish(publisher, client, settings, spec.name, version, model_version, holdout_eval, decision)
+    run_url = f"{settings.mlflow_tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run.info.run_id}"
+    log.info(
+        "training finished",
+        extra={**context, "decision": decision.label, "seconds": total.seconds(), "run_url": run_url},
+    )
+    return TrainResult(spec.name, "trained", version, run.info.run_id, model_version, holdout_eval, decision, event_id)
+
+
+def _score_champion(
+    settings: Settings, champion_version: int, x_holdout: pd.DataFrame, y_holdout: np.ndarray
+) -> ChampionScore:
+    try:
+        model = registry.load_version(settings.mlflow_tracking_uri, settings.model_name, champion_version)
+        return ChampionScore(champion_version, evaluate(y_holdout, model.predict(x_holdout)))
+    except Exception as exc:  # a champion that cannot load or predict cannot serve either: recorded, not fatal
+        log.exception("the champion could not be scored", extra={"champion_version": champion_version})
+        return ChampionScore(champion_version, None, f"{type(exc).__name__}: {exc}")
+
+
+def _promote(
+    client: MlflowClient,
+    settings: Settings,
+    model_version: int,
+    holdout_eval: Evaluation,
+    baseline_mae: float,
+    x_holdout: pd.DataFrame,
+    y_holdout: np.ndarray,
+    context: dict[str, Any],
+) -> Decision:
+    """Score the champion, decide, record the decision in tags (model version and run), then move the alias
+    if promoted; decide again if another trainer moved the alias meanwhile."""
+    name, alias = settings.model_name, settings.champion_alias
+    for _ in range(PROMOTION_ATTEMPTS):
+        champion = registry.get_champion(client, name, alias)
+        score = None
+        if champion is not None:
+            log.info(
+                "scoring the champion on the same holdout", extra={**context, "champion_version": champion.version}
+            )
+            score = _score_champion(settings, int(champion.version), x_holdout, y_holdout)
+        decision = decide_promotion(holdout_eval, baseline_mae, score)
+        if decision.promote:
+            current = registry.get_champion(client, name, alias)
+            if (current and current.version) != (champion and champion.version):
+                log.info("the champion changed while scoring: deciding again", extra=context)
+                continue
+        _record(client, settings, model_version, decision, score)
+        if decision.promote:
+            registry.set_champion(client, name, model_version, alias)
+            log.info("moved the champion alias", extra={**context, "alias": alias})
+        return decision
+    decision = Decision(False, "the champion kept changing while this candidate was scored")
+    _record(client, settings, model_version, decision, None)
+    return decision
+
+
+def _record(
+    client: MlflowClient, settings: Settings, model_version: int, decision: Decision, score: ChampionScore | None
+) -> None:
+    tags = {
+        registry.TAG_DECISION: decision.label,
+        registry.TAG_REASON: decision.reason,
+        registry.TAG_COMPARED_WITH: decision.compared_with_version,
+        "compared_champion_mae": score.evaluation.mae if score and score.evaluation else None,
+    }
+    registry.set_version_tags(client, settings.model_name, model_version, tags)
+    mlflow.set_tags({k: registry.tag_value(v) for k, v in tags.items()})
+
+
+def _publish(
+    publisher: Publisher,
+    client: MlflowClient,
+    settings: Settings,
+    family: str,
+    dataset_version: int,
+    model_version: int,
+    holdout_eval: Evaluation,
+    decision: Decision,
+) -> str | None:
+    """Publish `model.promoted`. A failure is logged and tagged, not raised: the alias already moved, and
+    mlapp also polls the alias."""
+    event = Event(
+        "model.promoted",
+        {
+            "name": settings.model_name,
+            "version": model_version,
+            "family": family,
+            "dataset_version": dataset_version,
+            "holdout_mae": holdout_eval.mae,
+            "previous_version": decision.compared_with_version,
+        },
+    )
+    try:
+        publisher.publish(event)
+    except Exception as exc:
+        log.exception("publishing the promotion event failed", extra={"event_id": event.event_id})
+        registry.set_version_tags(client, settings.model_name, model_version, {"promotion_event": f"failed: {exc}"})
+        return None
+    registry.set_version_tags(client, settings.model_name, model_version, {"promotion_event": event.event_id})
+    return event.event_id

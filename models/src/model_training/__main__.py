@@ -1,0 +1,111 @@
+"""`train`: run the shared trainer for model families under the models folder.
+
+    train --family linear_regression [--family gradient_boosting]
+    train --all          every family in turn; exits 1 if any failed (after trying them all)
+    train --list         the family names, one a line
+
+Configuration comes from the environment (`common.settings`: DATASETS_BUCKET, MLFLOW_TRACKING_URI,
+MODEL_NAME, CHAMPION_ALIAS, GCP_PROJECT / PUBSUB_EMULATOR_HOST), plus MODELS_DIR (where the family folders
+are) and PUBLISH_EVENTS=false to skip the `model.promoted` event (also skipped when no bus is configured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from common.jsonlog import configure_logging
+from common.settings import ConfigError, Settings
+from common.training import FamilyError, FamilySpec, discover_families, publishing_enabled, train_family
+
+log = logging.getLogger("trainer")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def models_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """MODELS_DIR when set; else the `models/` folder this package lives in (a repo checkout); else ./models."""
+    env = os.environ if env is None else env
+    if env.get("MODELS_DIR"):
+        return Path(env["MODELS_DIR"]).resolve()
+    beside = Path(__file__).resolve().parents[2]
+    if any((child / "family.py").is_file() for child in beside.iterdir() if child.is_dir()):
+        return beside
+    return (Path.cwd() / "models").resolve()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="train", description="Train model families on the latest dataset version.")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--family", action="append", metavar="NAME", help="a family folder name (repeatable)")
+    which.add_argument("--all", action="store_true", help="every family, one after the other")
+    which.add_argument("--list", action="store_true", help="print the family names and exit")
+    return parser.parse_args(argv)
+
+
+def select(families: dict[str, FamilySpec], args: argparse.Namespace) -> list[FamilySpec]:
+    if args.all:
+        return list(families.values())
+    unknown = [name for name in args.family if name not in families]
+    if unknown:
+        known = ", ".join(families) or "none"
+        raise FamilyError(f"unknown family {', '.join(unknown)} (families: {known})")
+    return [families[name] for name in dict.fromkeys(args.family)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # stdout carries JSON log lines only; the run URL is in the "training finished" log entry instead.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    folder = models_dir()
+    if args.list:
+        try:
+            families = discover_families(folder)
+        except FamilyError as exc:
+            sys.stderr.write(f"train: {exc}\n")
+            return EXIT_USAGE
+        sys.stdout.writelines(f"{name}\n" for name in families)
+        return 0
+
+    try:
+        settings = Settings.from_env("trainer", require_project=False)
+    except ConfigError as exc:
+        configure_logging("trainer")
+        log.error("configuration error: %s", exc)
+        return EXIT_USAGE
+    configure_logging("trainer", settings.log_level)
+    try:
+        selected = select(discover_families(folder), args)
+    except FamilyError as exc:
+        log.error("%s", exc, extra={"models_dir": str(folder)})
+        return EXIT_USAGE
+
+    publisher = None
+    if not publishing_enabled():
+        log.info("PUBLISH_EVENTS is off: promotions are not announced on the bus")
+    elif not settings.gcp_project:
+        log.warning("no bus configured (GCP_PROJECT / PUBSUB_EMULATOR_HOST unset): promotions are not announced")
+    else:
+        from common.bus import Publisher
+
+        publisher = Publisher(settings.gcp_project)
+    failed = []
+    for spec in selected:
+        try:
+            train_family(spec, settings, publisher=publisher)
+        except Exception:
+            log.exception("training failed", extra={"family": spec.name})
+            failed.append(spec.name)
+    if failed:
+        log.error("some families failed", extra={"failed": failed, "tried": [s.name for s in selected]})
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

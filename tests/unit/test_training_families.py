@@ -1,0 +1,192 @@
+"""Model families: discovery of family folders, the `train` command line, and that each real family's model
+survives the trip through skops with `common.registry.TRUSTED_TYPES` and predicts dollars."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from common import registry
+from common.csv_validation import validate_csv
+from common.training import FamilyError, FamilySpec, build_pipeline, discover_families, load_family
+from common.training.trainer import TrainResult, pip_requirements, publishing_enabled, train_threads, untrusted_types
+from model_training import __main__ as cli
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "models"
+
+GOOD_FAMILY = '''"""A constant model for tests."""
+from sklearn.dummy import DummyRegressor
+
+PARAMS = {"strategy": "median"}
+FEATURES = {"street_buckets": 8}
+
+
+def build_estimator(strategy):
+    return DummyRegressor(strategy=strategy)
+'''
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    frame = validate_csv((REPO / "sample_dataset" / "data.csv").read_bytes(), "data.csv").accepted
+    return frame.sample(n=600, random_state=1).reset_index(drop=True)
+
+
+def _family(root: Path, name: str, source: str) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "family.py").write_text(source)
+    return folder
+
+
+def test_the_repository_declares_both_families() -> None:
+    families = discover_families(MODELS)
+    assert list(families) == ["gradient_boosting", "linear_regression"]
+    for name, spec in families.items():
+        assert spec.name == name and spec.description
+        assert spec.params, f"{name} logs no parameters"
+
+
+def test_a_folder_with_family_py_is_a_family_and_other_folders_are_not(tmp_path: Path) -> None:
+    _family(tmp_path, "constant", GOOD_FAMILY)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("not a family")
+    families = discover_families(tmp_path)
+    assert list(families) == ["constant"]
+    spec = families["constant"]
+    assert spec.params == {"strategy": "median"} and spec.features == {"street_buckets": 8}
+    assert spec.description == "A constant model for tests."
+    assert spec.estimator().get_params()["strategy"] == "median"
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "message"),
+    [
+        ("no_builder", "PARAMS = {}\n", "must define build_estimator"),
+        ("bad_params", "PARAMS = [1]\ndef build_estimator():\n    pass\n", "PARAMS must be a dict"),
+        ("broken", "import not_a_module_anywhere\n", "importing it failed"),
+        ("Bad-Name", GOOD_FAMILY, "must be lower-case letters"),
+    ],
+)
+def test_a_bad_family_fails_naming_the_file_and_the_problem(
+    tmp_path: Path, name: str, source: str, message: str
+) -> None:
+    folder = _family(tmp_path, name, source)
+    with pytest.raises(FamilyError, match=message) as caught:
+        load_family(folder)
+    if name != "Bad-Name":
+        assert str(folder / "family.py") in str(caught.value)
+
+
+def test_a_missing_models_folder_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(FamilyError, match="MODELS_DIR"):
+        discover_families(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", ["gradient_boosting", "linear_regression"])
+def test_each_family_round_trips_through_skops_and_predicts_dollars(
+    name: str, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    import mlflow
+
+    spec = discover_families(MODELS)[name]
+    with threadpool_limits(limits=1, user_api="openmp"):  # as the trainer fits (TRAIN_THREADS)
+        pipeline = build_pipeline(spec).fit(sample, sample["price"])
+    assert untrusted_types(pipeline) == []
+    path = tmp_path / "model"
+    mlflow.sklearn.save_model(
+        pipeline, str(path), skops_trusted_types=list(registry.TRUSTED_TYPES), pip_requirements=pip_requirements()
+    )
+    loaded = registry.load_model(str(path))
+    expected = pipeline.predict(sample.head(50))
+    np.testing.assert_array_equal(loaded.predict(sample.head(50)), expected)
+    # Dollars, not log-dollars: the same order of magnitude as the prices.
+    assert 50_000 < np.median(expected) < 5_000_000
+    assert (expected > 0).all()
+
+
+def test_a_model_with_a_class_outside_the_trusted_list_is_refused(sample: pd.DataFrame, tmp_path: Path) -> None:
+    import mlflow
+    from sklearn.ensemble import RandomForestRegressor
+
+    spec = FamilySpec("forest", lambda: RandomForestRegressor(n_estimators=2, max_depth=3))
+    pipeline = build_pipeline(spec).fit(sample, sample["price"])
+    unknown = untrusted_types(pipeline)
+    assert unknown, "a forest's tree classes are not in TRUSTED_TYPES"
+    path = tmp_path / "model"
+    mlflow.sklearn.save_model(
+        pipeline, str(path), skops_trusted_types=[*registry.TRUSTED_TYPES, *unknown], pip_requirements=[]
+    )
+    with pytest.raises(registry.UntrustedModel, match="TRUSTED_TYPES"):
+        registry.load_model(str(path))
+
+
+def test_environment_switches() -> None:
+    assert publishing_enabled({}) and publishing_enabled({"PUBLISH_EVENTS": "true"})
+    assert not any(publishing_enabled({"PUBLISH_EVENTS": v}) for v in ("false", "0", "no", "OFF"))
+    assert train_threads({}) == 1 and train_threads({"TRAIN_THREADS": "4"}) == 4
+    with pytest.raises(Exception, match="TRAIN_THREADS"):
+        train_threads({"TRAIN_THREADS": "many"})
+
+
+def test_models_dir_comes_from_the_environment_or_the_checkout(tmp_path: Path) -> None:
+    assert cli.models_dir({"MODELS_DIR": str(tmp_path)}) == tmp_path.resolve()
+    assert cli.models_dir({}) == MODELS.resolve()
+
+
+def test_cli_lists_the_families(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MODELS_DIR", str(MODELS))
+    assert cli.main(["--list"]) == 0
+    assert capsys.readouterr().out.split() == ["gradient_boosting", "linear_regression"]
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in ("GCP_PROJECT", "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLATFORM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path))
+    _family(tmp_path, "first", GOOD_FAMILY)
+    _family(tmp_path, "second", GOOD_FAMILY)
+    return tmp_path
+
+
+def test_cli_rejects_an_unknown_family(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "train_family", lambda *a, **k: pytest.fail("nothing may be trained"))
+    assert cli.main(["--family", "first", "--family", "nope"]) == cli.EXIT_USAGE
+
+
+def test_cli_all_tries_every_family_and_fails_if_one_failed(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tried = []
+
+    def fake_train(spec: FamilySpec, settings, *, publisher) -> TrainResult:
+        tried.append(spec.name)
+        assert publisher is None  # no bus configured here
+        if spec.name == "first":
+            raise RuntimeError("boom")
+        return TrainResult(spec.name, "trained")
+
+    monkeypatch.setattr(cli, "train_family", fake_train)
+    assert cli.main(["--all"]) == cli.EXIT_FAILED
+    assert tried == ["first", "second"]
+    tried.clear()
+    assert cli.main(["--family", "second"]) == 0
+    assert tried == ["second"]
+
+
+def test_cli_requires_a_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main([])
+    assert caught.value.code == 2
+    assert "--family" in capsys.readouterr().err
+
+
+def test_cli_is_the_train_console_script() -> None:
+    assert Path(sys.executable).with_name("train").exists()
