@@ -28,15 +28,30 @@ def ensure_topics(project: str, topics: Iterable[str]) -> None:
             pass
 
 
-def ensure_subscription(project: str, subscription: str, topic: str, ack_deadline_seconds: int = 60) -> str:
+def ensure_subscription(
+    project: str,
+    subscription: str,
+    topic: str,
+    ack_deadline_seconds: int = 60,
+    *,
+    expiration_ttl_seconds: int | None = None,
+) -> str:
+    """Create the subscription unless it exists; returns its path.
+
+    `expiration_ttl_seconds` (Pub/Sub's minimum is one day) lets Pub/Sub delete a subscription nobody pulled
+    from for that long: for per-process subscriptions whose owner may die without cleaning up (SIGKILL, OOM).
+    """
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(project, subscription)
+    request: dict = {
+        "name": path,
+        "topic": subscriber.topic_path(project, topic),
+        "ack_deadline_seconds": ack_deadline_seconds,
+    }
+    if expiration_ttl_seconds is not None:
+        request["expiration_policy"] = {"ttl": {"seconds": expiration_ttl_seconds}}
     try:
-        subscriber.create_subscription(
-            name=path,
-            topic=subscriber.topic_path(project, topic),
-            ack_deadline_seconds=ack_deadline_seconds,
-        )
+        subscriber.create_subscription(request=request)
         log.info("created subscription", extra={"subscription": subscription, "topic": topic})
     except gexc.AlreadyExists:
         pass

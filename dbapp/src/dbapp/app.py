@@ -6,7 +6,8 @@ from flask import Flask
 
 from common.jsonlog import configure_logging
 from common.settings import Settings
-from dbapp import errors, requestlog
+from common.webservice import install_json_errors, install_request_log
+from dbapp import errors
 from dbapp.config import SERVICE, DbappConfig
 from dbapp.context import EXTENSION, DbappContext
 from dbapp.routes import bp
@@ -27,7 +28,8 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
     app.extensions[EXTENSION] = DbappContext(config=config, store=store)
-    requestlog.install(app)
+    install_request_log(app, SERVICE)
+    install_json_errors(app)
     errors.install(app)
     app.register_blueprint(bp)
     log.info("dbapp ready to serve", extra={"backend": store.backend})

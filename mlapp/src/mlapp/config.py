@@ -1,0 +1,78 @@
+"""mlapp's configuration: the platform `Settings` plus the few knobs only mlapp has, read once at start-up."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+
+from common.settings import ConfigError, Settings
+
+SERVICE = "mlapp"
+DEFAULT_POLL_SECONDS = 30.0
+DEFAULT_MAX_BATCH = 10_000
+
+# MLflow's HTTP client retries a refused connection 7 times with exponential back-off (minutes in all). mlapp
+# checks the registry again on every poll anyway, so one check gives up sooner and the next poll retries.
+# Applied with `setdefault`: an operator's own values win.
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+
+
+@dataclass(frozen=True)
+class MlappConfig:
+    settings: Settings
+    poll_seconds: float  # MODEL_POLL_SECONDS: how often the champion alias is re-read
+    max_batch: int  # MAX_BATCH_RECORDS: the most records one POST /predict/batch may carry
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None) -> MlappConfig:
+        env = os.environ if env is None else env
+        # The bus is optional for mlapp (alias polling alone still finds new champions), so no project is fine.
+        settings = settings or Settings.from_env(SERVICE, env, require_project=False)
+        return cls(
+            settings=settings,
+            poll_seconds=_positive(env, "MODEL_POLL_SECONDS", DEFAULT_POLL_SECONDS),
+            max_batch=_whole(env, "MAX_BATCH_RECORDS", DEFAULT_MAX_BATCH),
+        )
+
+    @property
+    def bus_enabled(self) -> bool:
+        """Promotion events are received only with a Pub/Sub project (GCP_PROJECT, or the emulator's default)."""
+        return bool(self.settings.gcp_project)
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a finite number greater than 0, got {raw!r}")
+    return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def apply_mlflow_http_defaults(env: MutableMapping[str, str] | None = None) -> None:
+    env = os.environ if env is None else env
+    for name, value in MLFLOW_HTTP_DEFAULTS.items():
+        env.setdefault(name, value)

@@ -1,0 +1,142 @@
+"""mlapp's Prometheus metrics. The first seven names and labels are the seed's (004), so its PromQL queries
+work unchanged; `experiment` is the serving model's family ("none" while no model is loaded).
+
+The seed metrics describe `POST /predict` (one house, what the web app calls); batch requests have their own
+`batch_prediction_*` series so a 10,000-record batch does not distort the single-prediction latency.
+
+Under gunicorn every worker writes its own values (multiprocess mode); gauges declare how workers combine:
+in-flight requests are summed over live workers, the load time is the most recent load of a live worker, the
+last prediction time is the latest of any worker, and the served version is reported per worker (`pid` label)
+so a half-finished swap is visible.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from common.metrics import render_metrics
+
+# mlapp's own registry: the web app exposes metrics with the same seed names (`prediction_requests_total`,
+# `prediction_latency_seconds`), and both apps are imported into one test process, where one default registry
+# would refuse the second set as duplicates.
+REGISTRY = CollectorRegistry(auto_describe=True)
+for _collector in (ProcessCollector, PlatformCollector, GCCollector):
+    _collector(registry=REGISTRY)
+
+NO_EXPERIMENT = "none"
+
+# Prediction latency is sub-millisecond on the hot path; the default buckets start at 5 ms.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+PRICE_BUCKETS = (
+    50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 350_000, 400_000, 500_000, 600_000, 750_000,
+    1_000_000, 1_500_000, 2_000_000, 3_000_000, 5_000_000, 10_000_000,
+)  # fmt: skip
+BATCH_SIZE_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000)
+
+# Values of the seed's labels.
+STATUS_SUCCESS, STATUS_INVALID, STATUS_UNAVAILABLE, STATUS_ERROR = "success", "invalid_input", "unavailable", "error"
+ERROR_INVALID, ERROR_NO_MODEL, ERROR_PREDICTION = "invalid_input", "model_unavailable", "prediction_error"
+ERROR_TYPES = (ERROR_INVALID, ERROR_NO_MODEL, ERROR_PREDICTION)
+
+PREDICTION_REQUESTS = Counter(
+    "prediction_requests_total",
+    "POST /predict requests by outcome and serving model family",
+    ["status", "experiment"],
+    registry=REGISTRY,
+)
+PREDICTION_LATENCY = Histogram(
+    "prediction_latency_seconds",
+    "Time to validate a record and predict its price (successful POST /predict)",
+    ["experiment"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+PREDICTION_ERRORS = Counter(
+    "prediction_errors_total",
+    "POST /predict requests that got no price, by reason",
+    ["error_type", "experiment"],
+    registry=REGISTRY,
+)
+ACTIVE_REQUESTS = Gauge(
+    "active_prediction_requests",
+    "Prediction requests (single and batch) in progress",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+MODEL_LOAD_TIME = Gauge(
+    "model_load_time_seconds",
+    "Seconds the serving model took to download, load and check",
+    multiprocess_mode="livemostrecent",
+    registry=REGISTRY,
+)
+LAST_PREDICTION_TIME = Gauge(
+    "last_prediction_timestamp",
+    "Unix time of the last successful prediction",
+    multiprocess_mode="max",
+    registry=REGISTRY,
+)
+PREDICTED_PRICE = Histogram(
+    "predicted_price_dollars", "Prices answered by POST /predict", buckets=PRICE_BUCKETS, registry=REGISTRY
+)
+
+BATCH_REQUESTS = Counter(
+    "batch_prediction_requests_total",
+    "POST /predict/batch requests by outcome",
+    ["status", "experiment"],
+    registry=REGISTRY,
+)
+BATCH_LATENCY = Histogram(
+    "batch_prediction_latency_seconds",
+    "Time to validate and predict a whole batch (successful POST /predict/batch)",
+    ["experiment"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+BATCH_RECORDS = Histogram(
+    "batch_prediction_records", "Records per successful batch", buckets=BATCH_SIZE_BUCKETS, registry=REGISTRY
+)
+
+MODEL_LOADS = Counter(
+    "model_loads_total", "Models loaded and swapped in, by what triggered the check", ["trigger"], registry=REGISTRY
+)
+MODEL_LOAD_FAILURES = Counter(
+    "model_load_failures_total",
+    "Champion checks or loads that failed (the previous model keeps serving), by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
+SERVING_VERSION = Gauge(
+    "serving_model_version",
+    "Registered model version this worker serves (0: none)",
+    multiprocess_mode="liveall",
+    registry=REGISTRY,
+)
+
+
+def touch_experiment(experiment: str) -> None:
+    """Create the labelled series of a newly served family at 0, so rates and error ratios exist before the
+    first error instead of being absent."""
+    for status in (STATUS_SUCCESS, STATUS_INVALID, STATUS_UNAVAILABLE, STATUS_ERROR):
+        PREDICTION_REQUESTS.labels(status, experiment)
+    for error_type in ERROR_TYPES:
+        PREDICTION_ERRORS.labels(error_type, experiment)
+    PREDICTION_LATENCY.labels(experiment)
+
+
+def render() -> tuple[bytes, str]:
+    """The `/metrics` body: every worker's files under gunicorn (multiprocess mode), else this registry."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return render_metrics()
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,205 @@
+"""The HTTP contract of mlapp (DESIGN section 7): `/predict`, `/predict/batch`, `/model-info`, probes, `/metrics`.
+
+No route ever answers with a price that no model computed: without a model it is 503, an input error is 422
+naming the fields, and a model that returns no usable number is a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+
+from common.schema import RecordInvalid, validate_record
+from common.webservice import request_id
+from mlapp import context
+from mlapp import metrics as m
+
+log = logging.getLogger(__name__)
+bp = Blueprint("mlapp", __name__)
+
+MAX_REPORTED_RECORDS = 100  # a 422 for a batch names at most this many bad records
+NOT_JSON = "the request body must be JSON (Content-Type: application/json)"
+
+
+class BadBody(ValueError):
+    """The body is not what the route expects; answered with `status` and the message as `error`."""
+
+    def __init__(self, message: str, status: int = 400, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.extra = extra
+
+
+def _json_body() -> Any:
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise BadBody(f"{NOT_JSON}; got {request.content_length or 0} bytes that are not a JSON document")
+    return body
+
+
+def _unavailable() -> tuple[Response, int]:
+    return jsonify(error=context.current().holder.unavailable_reason()), 503
+
+
+def _first(by_index: dict[str, Any]) -> dict[str, Any]:
+    return dict(list(by_index.items())[:MAX_REPORTED_RECORDS])
+
+
+def _sane(price: float) -> bool:
+    return math.isfinite(price) and price > 0
+
+
+@bp.post("/predict")
+def predict():
+    with m.ACTIVE_REQUESTS.track_inprogress():
+        started = time.perf_counter()
+        model = context.current().holder.current  # read once: a swap during this request does not affect it
+        experiment = model.experiment if model else m.NO_EXPERIMENT
+        try:
+            record = validate_record(_json_body())
+        except (RecordInvalid, BadBody):
+            m.PREDICTION_REQUESTS.labels(m.STATUS_INVALID, experiment).inc()
+            m.PREDICTION_ERRORS.labels(m.ERROR_INVALID, experiment).inc()
+            raise
+        if model is None:
+            m.PREDICTION_REQUESTS.labels(m.STATUS_UNAVAILABLE, experiment).inc()
+            m.PREDICTION_ERRORS.labels(m.ERROR_NO_MODEL, experiment).inc()
+            return _unavailable()
+        try:
+            price = model.predict_one(record)
+            if not _sane(price):
+                raise ValueError(f"the model returned {price!r}, not a positive price")
+        except Exception as exc:
+            m.PREDICTION_REQUESTS.labels(m.STATUS_ERROR, experiment).inc()
+            m.PREDICTION_ERRORS.labels(m.ERROR_PREDICTION, experiment).inc()
+            log.exception("prediction failed", extra={"model_version": model.version})
+            return jsonify(error=f"the model could not price this house: {exc}", request_id=request_id()), 500
+        m.PREDICTION_REQUESTS.labels(m.STATUS_SUCCESS, experiment).inc()
+        m.PREDICTION_LATENCY.labels(experiment).observe(time.perf_counter() - started)
+        m.PREDICTED_PRICE.observe(price)
+        m.LAST_PREDICTION_TIME.set_to_current_time()
+        return jsonify(result=price, model=model.summary)
+
+
+@bp.post("/predict/batch")
+def predict_batch():
+    with m.ACTIVE_REQUESTS.track_inprogress():
+        started = time.perf_counter()
+        model = context.current().holder.current
+        experiment = model.experiment if model else m.NO_EXPERIMENT
+        try:
+            records = _batch_records()
+        except (RecordInvalid, BadBody):
+            m.BATCH_REQUESTS.labels(m.STATUS_INVALID, experiment).inc()
+            raise
+        if model is None:
+            m.BATCH_REQUESTS.labels(m.STATUS_UNAVAILABLE, experiment).inc()
+            return _unavailable()
+        try:
+            prices = model.predict_many(records) if records else []
+            bad = {
+                str(i): f"the model returned {p!r}, not a positive price" for i, p in enumerate(prices) if not _sane(p)
+            }
+            if bad:
+                raise BadBody("the model could not price some of these houses", 500, records=_first(bad))
+        except Exception as exc:
+            m.BATCH_REQUESTS.labels(m.STATUS_ERROR, experiment).inc()
+            log.exception("batch prediction failed", extra={"model_version": model.version})
+            if isinstance(exc, BadBody):
+                raise
+            return jsonify(error=f"the model could not price this batch: {exc}", request_id=request_id()), 500
+        m.BATCH_REQUESTS.labels(m.STATUS_SUCCESS, experiment).inc()
+        m.BATCH_LATENCY.labels(experiment).observe(time.perf_counter() - started)
+        m.BATCH_RECORDS.observe(len(records))
+        m.LAST_PREDICTION_TIME.set_to_current_time()
+        return jsonify(results=prices, model=model.summary)
+
+
+def _batch_records() -> list[dict[str, Any]]:
+    body = _json_body()
+    records = body.get("records") if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise BadBody(
+            'the body must be a JSON object {"records": [...]} with a list of house records',
+            422,
+            fields={"records": "must be a list of house records"},
+        )
+    limit = context.current().config.max_batch
+    if len(records) > limit:
+        raise BadBody(f"too many records: at most {limit} per batch (got {len(records)}); split the batch", 413)
+    clean: list[dict[str, Any]] = []
+    errors: dict[str, dict[str, str]] = {}
+    for index, raw in enumerate(records):
+        try:
+            clean.append(validate_record(raw))
+        except RecordInvalid as exc:
+            errors[str(index)] = exc.fields
+    if errors:
+        shown = _first(errors)
+        more = f" (the first {len(shown)} are listed)" if len(shown) < len(errors) else ""
+        raise BadBody(
+            f"{len(errors)} of {len(records)} records are invalid{more}; nothing was predicted",
+            422,
+            records=shown,
+            invalid_count=len(errors),
+        )
+    return clean
+
+
+@bp.get("/model-info")
+def model_info():
+    holder = context.current().holder
+    model = holder.current
+    if model is None:
+        return _unavailable()
+    check = holder.last_check
+    return jsonify(
+        {
+            **model.info,
+            "alias": holder.alias,
+            "loaded_at": model.loaded_at,
+            "load_seconds": model.load_seconds,
+            "last_check": {"at": check.at, "trigger": check.trigger, "outcome": check.outcome, "detail": check.detail},
+        }
+    )
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    model = context.current().holder.current
+    if model is None:
+        return jsonify(status="unavailable", error=context.current().holder.unavailable_reason()), 503
+    return jsonify(status="ready", model=model.summary)
+
+
+@bp.get("/health")
+def health():
+    """The seed's probe path: the same answer as /readyz."""
+    return readyz()
+
+
+@bp.get("/metrics")
+def metrics():
+    body, content_type = m.render()
+    return Response(body, headers={"Content-Type": content_type})
+
+
+def install(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+    @app.errorhandler(RecordInvalid)
+    def _invalid(exc: RecordInvalid):
+        return jsonify(error=f"invalid house record: {exc}", fields=exc.fields), 422
+
+    @app.errorhandler(BadBody)
+    def _bad_body(exc: BadBody):
+        return jsonify(error=str(exc), **exc.extra), exc.status
