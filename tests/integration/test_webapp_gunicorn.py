@@ -1,0 +1,119 @@
+"""webapp as it runs in production: gunicorn with two workers (started by the launcher `make up` uses),
+multiprocess metrics with the seed's names, and CSRF-protected forms that work whichever worker answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from local_platform import components
+from local_platform.processes import free_port
+from tests.integration import webapp_fixtures as wfx
+
+pytestmark = pytest.mark.integration
+
+SEED_METRICS = (
+    "prediction_requests_total",
+    "correction_requests_total",
+    "prediction_latency_seconds",
+    "last_predicted_price",
+    "error_count_total",
+)
+
+
+def sample(metrics_text: str, name: str) -> float:
+    for line in metrics_text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def webapp_env(stack: wfx.DbappStack, mlapp_url: str, tmp: Path, emulator: str, **extra: str) -> dict[str, str]:
+    prom = tmp / "prom-webapp"
+    prom.mkdir(parents=True, exist_ok=True)
+    return {
+        "GCP_PROJECT": stack.project,
+        "PUBSUB_EMULATOR_HOST": emulator,
+        "DBAPP_URL": stack.url,
+        "MLAPP_URL": mlapp_url,
+        "PLATFORM_DATA_DIR": str(tmp / "data"),
+        "LANDING_BUCKET": (tmp / "landing").as_uri(),
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_GRACEFUL_TIMEOUT": "3",
+        "SECRET_KEY": "",
+        "WEBAPP_REQUIRE_SECRET": "",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(pubsub_emulator: str, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[wfx.DbappStack]:
+    project = f"webapp-g-{uuid.uuid4().hex[:10]}"
+    with wfx.dbapp_stack(project, pubsub_emulator, tmp_path_factory.mktemp("webapp-g-dbapp"), logs_dir) as running:
+        yield running
+
+
+def test_webapp_under_gunicorn_serves_forms_and_exposes_the_seed_metrics(
+    stack: wfx.DbappStack, pubsub_emulator: str, tmp_path: Path, logs_dir: Path
+) -> None:
+    port = free_port()
+    # No SECRET_KEY: the two workers must still agree on one key (generated once under PLATFORM_DATA_DIR),
+    # or a form rendered by one worker would be refused by the other.
+    with wfx.ContractMlapp() as mlapp:
+        env = webapp_env(stack, mlapp.url, tmp_path, pubsub_emulator)
+        child = components.gunicorn_service(
+            "webapp", "webapp.app:create_app()", port, env, logs_dir / f"webapp-gunicorn-{port}.log"
+        )
+        child.start()
+        try:
+            child.wait_ready(components.service_ready(port), timeout=30)
+            child.wait_ready(lambda: child.tail().count('"webapp ready to serve"') >= 2, timeout=30)
+            url = f"http://127.0.0.1:{port}"
+            assert (tmp_path / "data" / "webapp" / "secret_key").is_file()
+
+            prices = []
+            for i in range(4):
+                # A new connection each time, so the requests spread over both workers.
+                with requests.Session() as browser:
+                    form = browser.get(f"{url}/predict_page", timeout=10).text
+                    rec = wfx.record(street=f"{i} Gunicorn Grove", sqft_living=1500 + i * 100, sqft_above=1200)
+                    browser.headers["Connection"] = "close"
+                    result = browser.post(
+                        f"{url}/predict", data={**wfx.form_of(rec), "csrf_token": wfx.csrf_token(form)}, timeout=10
+                    )
+                    assert result.status_code == 200, wfx.text_of(result.text)
+                    prices.append(wfx.expected_price(rec))
+                    assert f"${prices[-1]:,.0f}" in wfx.text_of(result.text)
+                    if i == 0:
+                        done = browser.post(
+                            f"{url}/correct_prediction",
+                            data={
+                                "csrf_token": wfx.csrf_token(result.text),
+                                "correction_token": wfx.hidden(result.text, "correction_token"),
+                                "corrected_price": "640000",
+                            },
+                            timeout=10,
+                        )
+                        assert done.status_code == 200
+            assert requests.post(f"{url}/predict", data=wfx.form_of(wfx.record()), timeout=10).status_code == 400
+
+            mlapp.model_loaded = False
+            assert requests.post(f"{url}/api/predict", json=wfx.record(), timeout=10).status_code == 503
+
+            metrics = requests.get(f"{url}/metrics", timeout=10).text
+        finally:
+            child.stop()
+
+    for name in SEED_METRICS:
+        assert f"\n{name}" in metrics, f"{name} missing from /metrics"
+    # 4 form predictions and 1 API call while no model was loaded; the post without a CSRF token never got in.
+    assert sample(metrics, "prediction_requests_total") == 5
+    assert sample(metrics, "correction_requests_total") == 1
+    assert sample(metrics, "prediction_latency_seconds_count") == 4
+    assert sample(metrics, "error_count_total") == 1
+    assert sample(metrics, "last_predicted_price") == prices[-1]

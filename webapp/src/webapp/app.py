@@ -1,0 +1,117 @@
+"""The Flask app factory: `gunicorn -c python:common.gunicorn_conf 'webapp.app:create_app()'` (port 8080).
+
+Each gunicorn worker builds its own app (no `--preload`): the Pub/Sub client must be created after the fork.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+import requests
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from common.blobstore import BlobStore, open_store
+from common.bus import Publisher
+from common.jsonlog import configure_logging
+from common.settings import Settings
+from common.webservice import install_request_log
+from webapp import errors, formatting
+from webapp.clients import DbappClient, MlappClient, make_session
+from webapp.config import SERVICE, WebappConfig
+from webapp.context import EXTENSION, WebappContext
+from webapp.forms import CorrectionTokens
+from webapp.publishing import EventBus
+from webapp.views import api, browse, ops, predict, uploads
+
+FORM_OVERHEAD_BYTES = 64 * 1024  # multipart headers and the CSRF field around an upload of the maximum size
+
+NAVIGATION = (
+    ("predict.home", "Home"),
+    ("predict.predict_page", "Predict a price"),
+    ("browse.show_predictions", "History"),
+    ("browse.model", "Model"),
+    ("uploads.upload_form", "Upload data"),
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+    ),
+}
+
+
+def _given(store: BlobStore) -> BlobStore:
+    return store
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    config: WebappConfig | None = None,
+    bus: EventBus | None = None,
+    session: requests.Session | None = None,
+    landing_store: BlobStore | None = None,
+) -> Flask:
+    """Build the app. Without arguments everything comes from the environment (read once, here); tests pass
+    their own `config`/`settings`, and may pass the bus, HTTP session or landing store."""
+    level = (config.settings if config else settings).log_level if (config or settings) else None
+    log = configure_logging(SERVICE, level or os.environ.get("LOG_LEVEL", "INFO").upper())
+    config = config or WebappConfig.from_env(settings=settings)
+
+    app = Flask(SERVICE)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # valid as long as the browser session: a slow form filler is not refused
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.json.sort_keys = False
+    http = session or make_session()
+    timeout = (config.connect_timeout, config.read_timeout)
+    landing = partial(open_store, config.settings.landing_bucket)
+    if landing_store is not None:
+        landing = partial(_given, landing_store)
+    app.extensions[EXTENSION] = WebappContext(
+        config=config,
+        mlapp=MlappClient(config.mlapp_url, http, timeout),
+        dbapp=DbappClient(config.dbapp_url, http, timeout),
+        bus=bus or Publisher(config.settings.gcp_project),
+        tokens=CorrectionTokens(config.secret_key),
+        open_landing=landing,
+    )
+
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)
+    install_request_log(app, SERVICE)
+    errors.install(app)
+    formatting.install(app)
+    for blueprint in (predict.bp, browse.bp, uploads.bp, api.bp, ops.bp):
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def _layout() -> dict:
+        return {"navigation": NAVIGATION, "max_upload_mb": config.max_upload_mb}
+
+    @app.after_request
+    def _security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    log.info(
+        "webapp ready to serve",
+        extra={
+            "mlapp_url": config.mlapp_url,
+            "dbapp_url": config.dbapp_url,
+            "project": config.settings.gcp_project,
+            "landing_bucket": config.settings.landing_bucket,
+            "secret_key_source": config.secret_key_source,
+        },
+    )
+    return app

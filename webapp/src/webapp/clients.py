@@ -1,0 +1,163 @@
+"""HTTP clients for mlapp (prices, model info) and dbapp (history), over one pooled `requests.Session`.
+
+Every call has a connect and a read timeout and forwards the current request id. Anything other than a usable
+answer becomes `ServiceUnavailable` with a reason for the logs; the pages show a plain message instead. A price
+that is not a positive finite number is never shown: it is treated as the service being unavailable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from common.webservice import REQUEST_ID_HEADER, request_id
+
+
+class ServiceUnavailable(RuntimeError):
+    """A downstream service did not answer usefully; `reason` is for logs, `detail` the service's own words."""
+
+    def __init__(self, service: str, reason: str, detail: str | None = None, status: int | None = None):
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+        self.reason = reason
+        self.detail = detail
+        self.status = status  # the HTTP status it answered with; None when it could not be reached
+
+
+class InputRejected(ValueError):
+    """The service refused the input (422); `fields` maps each bad field to its message."""
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message)
+        self.fields = fields
+
+
+def make_session(pool_size: int = 16) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _error_text(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error)[:300] if error else None
+
+
+def _fields(body: dict[str, Any]) -> dict[str, str]:
+    fields = body.get("fields")
+    return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
+
+
+class ServiceClient:
+    def __init__(self, name: str, base_url: str, session: requests.Session, timeout: tuple[float, float]):
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        rid = request_id()
+        if rid:
+            headers[REQUEST_ID_HEADER] = rid
+        try:
+            return self.session.request(
+                method, f"{self.base_url}{path}", headers=headers, timeout=kwargs.pop("timeout", self.timeout), **kwargs
+            )
+        except requests.Timeout as exc:
+            raise ServiceUnavailable(self.name, f"no answer within the timeout ({exc.__class__.__name__})") from exc
+        except requests.RequestException as exc:
+            reason = f"cannot connect to {self.base_url} ({exc.__class__.__name__})"
+            raise ServiceUnavailable(self.name, reason) from exc
+
+    def json_of(self, response: requests.Response, path: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise ServiceUnavailable(self.name, f"{path} answered {response.status_code} without JSON") from None
+
+    def probe(self, path: str = "/readyz") -> dict[str, Any]:
+        """Reachability for /readyz: never raises."""
+        try:
+            response = self.request("GET", path, timeout=(self.timeout[0], 2.0))
+        except ServiceUnavailable as exc:
+            return {"url": self.base_url, "reachable": False, "reason": exc.reason}
+        return {"url": self.base_url, "reachable": True, "ready": response.status_code == 200}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    result: float
+    model: dict[str, Any]
+
+
+class MlappClient(ServiceClient):
+    def __init__(self, base_url: str, session: requests.Session, timeout: tuple[float, float]):
+        super().__init__("mlapp", base_url, session, timeout)
+
+    def predict(self, record: dict[str, Any]) -> Prediction:
+        response = self.request("POST", "/predict", json=record)
+        body = self.json_of(response, "/predict")
+        if response.status_code == 422 and isinstance(body, dict):
+            raise InputRejected(str(body.get("error") or "invalid house record"), _fields(body))
+        if response.status_code != 200:
+            raise ServiceUnavailable(
+                self.name, f"/predict answered {response.status_code}", _error_text(response), response.status_code
+            )
+        result = body.get("result") if isinstance(body, dict) else None
+        model = body.get("model") if isinstance(body, dict) else None
+        if isinstance(result, bool) or not isinstance(result, int | float) or not math.isfinite(result) or result <= 0:
+            raise ServiceUnavailable(self.name, f"/predict answered without a usable price ({result!r:.60})")
+        if not isinstance(model, dict):
+            raise ServiceUnavailable(self.name, "/predict answered without the model that made the price")
+        return Prediction(result=float(result), model=model)
+
+    def model_info(self) -> dict[str, Any]:
+        response = self.request("GET", "/model-info")
+        if response.status_code != 200:
+            raise ServiceUnavailable(
+                self.name, f"/model-info answered {response.status_code}", _error_text(response), response.status_code
+            )
+        body = self.json_of(response, "/model-info")
+        if not isinstance(body, dict):
+            raise ServiceUnavailable(self.name, "/model-info answered something other than a JSON object")
+        return body
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    has_more: bool
+
+
+class DbappClient(ServiceClient):
+    def __init__(self, base_url: str, session: requests.Session, timeout: tuple[float, float]):
+        super().__init__("dbapp", base_url, session, timeout)
+
+    def newest(self, collection: str, limit: int, after: str | None = None) -> Page:
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        path = f"/retrieve/{collection}"
+        response = self.request("GET", path, params=params)
+        body = self.json_of(response, path)
+        if response.status_code == 422 and isinstance(body, dict):
+            raise InputRejected(str(body.get("error") or "invalid page"), _fields(body))
+        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise ServiceUnavailable(
+                self.name, f"{path} answered {response.status_code}", _error_text(response), response.status_code
+            )
+        items = [item for item in body["items"] if isinstance(item, dict)]
+        cursor = body.get("next_cursor")
+        return Page(items=items, next_cursor=str(cursor) if cursor else None, has_more=bool(body.get("has_more")))

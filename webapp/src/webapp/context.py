@@ -1,0 +1,41 @@
+"""What the request handlers share, kept on the Flask app: configuration, the service clients, the event bus,
+the correction-token signer and the landing bucket (opened on first use)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from common.blobstore import BlobStore
+from webapp.clients import DbappClient, MlappClient
+from webapp.config import WebappConfig
+from webapp.forms import CorrectionTokens
+from webapp.publishing import EventBus
+
+EXTENSION = "webapp"
+
+
+@dataclass
+class WebappContext:
+    config: WebappConfig
+    mlapp: MlappClient
+    dbapp: DbappClient
+    bus: EventBus
+    tokens: CorrectionTokens
+    open_landing: Callable[[], BlobStore]
+    _landing: BlobStore | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def landing(self) -> BlobStore:
+        with self._lock:
+            if self._landing is None:
+                self._landing = self.open_landing()
+            return self._landing
+
+
+def current() -> WebappContext:
+    return current_app.extensions[EXTENSION]

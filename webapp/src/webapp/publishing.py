@@ -1,0 +1,57 @@
+"""The events webapp publishes: `prediction.made` and `correction.submitted` (dbapp's consumer stores them).
+
+webapp never writes to dbapp directly; the bus is the only way in, so a correction is accepted even when mlapp
+is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from common.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class EventBus(Protocol):
+    def publish(self, event: Event, timeout: float = 30.0) -> str: ...
+
+
+class BusUnavailable(RuntimeError):
+    """The event could not be published; the message says why (for logs)."""
+
+
+def prediction_event(record: dict[str, Any], result: float, model: dict[str, Any]) -> Event:
+    return Event(type="prediction.made", data={"record": record, "result": result, "model": model})
+
+
+def correction_event(
+    record: dict[str, Any],
+    corrected_price: float,
+    predicted_price: float | None = None,
+    prediction_event_id: str | None = None,
+    model: dict[str, Any] | None = None,
+) -> Event:
+    return Event(
+        type="correction.submitted",
+        data={
+            "record": record,
+            "predicted_price": predicted_price,
+            "corrected_price": corrected_price,
+            "prediction_event_id": prediction_event_id,
+            "model": model,
+        },
+    )
+
+
+def publish(bus: EventBus, event: Event, timeout: float) -> str:
+    """Publish and wait for the bus to acknowledge; `BusUnavailable` if it does not within `timeout` seconds."""
+    try:
+        bus.publish(event, timeout=timeout)
+    except Exception as exc:
+        log.error(
+            "publishing failed", extra={"event_id": event.event_id, "event_type": event.type, "reason": repr(exc)[:300]}
+        )
+        raise BusUnavailable(f"{event.type} {event.event_id}: {exc!r:.200}") from exc
+    return event.event_id
