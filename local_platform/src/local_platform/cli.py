@@ -4,11 +4,13 @@ trainer once against it. `make up` and `make pipeline` call these."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import requests
@@ -48,10 +50,18 @@ def up(skip_pipeline: bool = False) -> int:
         stack.start_mlflow()
         log.info("starting dbapp and its consumer", extra={"port": stack.ports.dbapp})
         stack.start_dbapp()
+        log.info(
+            "starting mlapp and webapp", extra={"mlapp_port": stack.ports.mlapp, "webapp_port": stack.ports.webapp}
+        )
+        stack.start_mlapp()
+        stack.start_webapp()
         if seed_sample_data(settings, SAMPLE_DATASET, SAMPLE_OBJECT):
             log.info("the platform was empty: the sample dataset will be versioned and trained on")
         if not skip_pipeline and not stopping.is_set() and run_pipeline(stack.env()) != 0:
             log.error("the first pipeline run failed (see above); the services keep running")
+        if stopping.is_set():
+            return 0
+        _wait_for_model(stack)
         _announce(stack)
         while not stopping.wait(1.0):
             dead = stack.dead_child()
@@ -67,9 +77,23 @@ def up(skip_pipeline: bool = False) -> int:
         log.info("every component stopped; data kept in " + str(stack.data_dir))
 
 
+def _wait_for_model(stack: Stack, timeout: float = 60.0) -> None:
+    """mlapp loads the champion in the background; say so plainly if there is none yet."""
+    url = f"http://127.0.0.1:{stack.ports.mlapp}/readyz"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    log.warning("mlapp has no model loaded yet: predictions answer 503 until a champion exists (run make pipeline)")
+
+
 def _announce(stack: Stack) -> None:
     lines = [
-        "The platform is running:",
+        f"The platform is running: open http://127.0.0.1:{stack.ports.webapp}",
+        f"  webapp        http://127.0.0.1:{stack.ports.webapp}",
+        f"  mlapp         http://127.0.0.1:{stack.ports.mlapp}/model-info",
         f"  MLflow        http://127.0.0.1:{stack.ports.mlflow}",
         f"  dbapp         http://127.0.0.1:{stack.ports.dbapp}/healthz",
         f"  Pub/Sub       127.0.0.1:{stack.ports.pubsub} (emulator)",

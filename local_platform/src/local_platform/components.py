@@ -76,10 +76,17 @@ def mlflow_ready(port: int):
     return http_ok(f"http://127.0.0.1:{port}/health")
 
 
-def gunicorn_service(name: str, app: str, port: int, env: dict[str, str], log_path: Path | None = None) -> Child:
-    """A Flask service under gunicorn with the shared settings (`common.gunicorn_conf`)."""
+def gunicorn_service(
+    name: str,
+    app: str,
+    port: int,
+    env: dict[str, str],
+    log_path: Path | None = None,
+    config: str = "common.gunicorn_conf",
+) -> Child:
+    """A Flask service under gunicorn with the shared settings (`common.gunicorn_conf`, or a module extending it)."""
     env = {"PORT": str(port), "HOST": "127.0.0.1", "SERVICE_NAME": name, **env}
-    cmd = [python_tool("gunicorn"), "-c", "python:common.gunicorn_conf", app]
+    cmd = [python_tool("gunicorn"), "-c", f"python:{config}", app]
     return Child(name, cmd, env=env, log_path=log_path)
 
 

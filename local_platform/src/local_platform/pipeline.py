@@ -34,7 +34,7 @@ def seed_sample_data(settings: Settings, sample: Path, object_name: str) -> bool
 
 
 def run_job(name: str, cmd: list[str], env: dict[str, str], log_path: Path | None = None) -> int:
-    child = Child(name, cmd, env=env, log_path=log_path).start()
+    child = Child(name, cmd, env=env, log_path=log_path, own_session=False).start()
     code = child.wait()
     level = logging.INFO if code == 0 else logging.ERROR
     log.log(level, f"{name} finished with exit code {code}", extra={"job": name, "exit_code": code})

@@ -60,8 +60,12 @@ class Child:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         log_path: Path | None = None,
+        own_session: bool = True,
     ):
+        """`own_session=False` keeps the child in the caller's process group, so a Ctrl-C or a SIGTERM sent to
+        the group reaches it directly (used for the one-shot pipeline jobs)."""
         self.name = name
+        self.own_session = own_session
         self.cmd = list(cmd)
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
@@ -80,7 +84,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=self.own_session,
         )
         sink: IO[str] = open(self.log_path, "a") if self.log_path else sys.stdout  # noqa: SIM115
         self._pump = threading.Thread(target=self._copy_output, args=(sink,), daemon=True)
@@ -125,6 +129,10 @@ class Child:
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM to the child's process group, SIGKILL after `grace` seconds."""
         if not self.process or self.process.poll() is not None:
+            return
+        if not self.own_session:
+            self.process.terminate()
+            self.process.wait(timeout=grace)
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)

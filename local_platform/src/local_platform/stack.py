@@ -21,12 +21,14 @@ class Ports:
     pubsub: int = 8085
     mlflow: int = 5000
     dbapp: int = 8082
+    mlapp: int = 8081
+    webapp: int = 8080
 
     @classmethod
     def from_env(cls) -> Ports:
         defaults = cls()
         values = {}
-        for name in ("pubsub", "mlflow", "dbapp"):
+        for name in ("pubsub", "mlflow", "dbapp", "mlapp", "webapp"):
             raw = os.environ.get(f"{name.upper()}_PORT", str(getattr(defaults, name)))
             if not raw.isdigit():
                 raise SystemExit(f"{name.upper()}_PORT must be a port number, got {raw!r}")
@@ -49,6 +51,7 @@ class Stack:
             "GCP_PROJECT": os.environ.get("GCP_PROJECT", "local-project"),
             "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.ports.mlflow}",
             "DBAPP_URL": f"http://127.0.0.1:{self.ports.dbapp}",
+            "MLAPP_URL": f"http://127.0.0.1:{self.ports.mlapp}",
             "MODELS_DIR": str(REPO_ROOT / "models"),
         }
 
@@ -57,7 +60,7 @@ class Stack:
 
     def _multiproc_dir(self, name: str) -> str:
         """A fresh prometheus_client multiprocess folder per start: stale files would skew the counters."""
-        root = Path(tempfile.gettempdir()) / "house-price-metrics" / f"{name}-{self.ports.dbapp}"
+        root = Path(tempfile.gettempdir()) / "house-price-metrics" / f"{name}-{getattr(self.ports, name)}"
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         return str(root)
@@ -67,7 +70,7 @@ class Stack:
         if taken:
             raise SystemExit(
                 f"port(s) already in use: {', '.join(taken)}. Is the platform already running? "
-                "Stop it, or choose other ports with PUBSUB_PORT / MLFLOW_PORT / DBAPP_PORT."
+                "Stop it, or choose other ports with PUBSUB_PORT, MLFLOW_PORT, DBAPP_PORT, MLAPP_PORT, WEBAPP_PORT."
             )
 
     def _run(self, child: Child, ready, timeout: float) -> Child:
@@ -92,6 +95,21 @@ class Stack:
             "consumer", [components.python_tool("dbapp-consumer")], env=env, log_path=self._log("consumer")
         )
         self.children.append(consumer.start())
+
+    def start_mlapp(self) -> None:
+        """Alive at once; ready (`/readyz`) when the champion is loaded, which the caller waits for separately."""
+        env = {**self.env(), "PROMETHEUS_MULTIPROC_DIR": self._multiproc_dir("mlapp")}
+        child = components.gunicorn_service(
+            "mlapp", "mlapp.app:create_app()", self.ports.mlapp, env, self._log("mlapp"), config="mlapp.gunicorn_conf"
+        )
+        self._run(child, components.service_ready(self.ports.mlapp), timeout=60)
+
+    def start_webapp(self) -> None:
+        env = {**self.env(), "PROMETHEUS_MULTIPROC_DIR": self._multiproc_dir("webapp")}
+        child = components.gunicorn_service(
+            "webapp", "webapp.app:create_app()", self.ports.webapp, env, self._log("webapp")
+        )
+        self._run(child, components.service_ready(self.ports.webapp), timeout=60)
 
     def stop(self) -> None:
         for child in reversed(self.children):
