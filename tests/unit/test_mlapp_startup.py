@@ -32,8 +32,8 @@ def test_defaults_and_bus_selection() -> None:
     ("env", "message"),
     [
         ({"MODEL_POLL_SECONDS": "soon"}, "MODEL_POLL_SECONDS must be a number, got 'soon'"),
-        ({"MODEL_POLL_SECONDS": "0"}, "MODEL_POLL_SECONDS must be a finite number greater than 0"),
-        ({"MODEL_POLL_SECONDS": "inf"}, "MODEL_POLL_SECONDS must be a finite number greater than 0"),
+        ({"MODEL_POLL_SECONDS": "0"}, "MODEL_POLL_SECONDS must be greater than 0, got 0"),
+        ({"MODEL_POLL_SECONDS": "inf"}, "MODEL_POLL_SECONDS must be a finite number, got 'inf'"),
         ({"MAX_BATCH_RECORDS": "1.5"}, "MAX_BATCH_RECORDS must be a whole number, got '1.5'"),
         ({"MAX_BATCH_RECORDS": "0"}, "MAX_BATCH_RECORDS must be at least 1, got 0"),
     ],

@@ -7,6 +7,7 @@ at start-up with a message naming the variable. Invalid values (a non-number `BA
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,37 +71,81 @@ class Settings:
             mongo_db=env.get("MONGO_DB", "house_prices"),
             collection_predictions=env.get("COLLECTION_1", "collection_1"),
             collection_corrections=env.get("COLLECTION_2", "collection_2"),
-            batch_size=_int(env, "BATCH_SIZE", 1000, minimum=1),
-            train_test_split=_fraction(env, "TRAIN_TEST_SPLIT", 0.8),
-            max_versions=_int(env, "MAX_VERSIONS", 0, minimum=0),
+            batch_size=env_int(env, "BATCH_SIZE", 1000, minimum=1),
+            train_test_split=env_float(env, "TRAIN_TEST_SPLIT", 0.8, minimum=0, maximum=1, exclusive=True),
+            max_versions=env_int(env, "MAX_VERSIONS", 0, minimum=0),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def _bounds_error(name: str, value: float, minimum: float | None, maximum: float | None, exclusive: bool) -> str | None:
+    low_bad = minimum is not None and (value <= minimum if exclusive else value < minimum)
+    high_bad = maximum is not None and (value >= maximum if exclusive else value > maximum)
+    if not (low_bad or high_bad):
+        return None
+    if minimum is not None and maximum is not None:
+        return f"{name} must be between {minimum:g} and {maximum:g}{' (exclusive)' if exclusive else ''}, got {value:g}"
+    if low_bad:
+        return f"{name} must be {'greater than' if exclusive else 'at least'} {minimum:g}, got {value:g}"
+    return f"{name} must be {'less than' if exclusive else 'at most'} {maximum:g}, got {value:g}"
+
+
+def env_int(
+    env: Mapping[str, str], name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """A whole-number variable; unset or empty gives `default`, anything else invalid fails naming `name`."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    error = _bounds_error(name, value, minimum, maximum, exclusive=False)
+    if error:
+        raise ConfigError(error)
     return value
 
 
-def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
+def env_float(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+) -> float:
+    """A finite number; `exclusive` makes the bounds themselves invalid (e.g. a split strictly inside (0, 1))."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not 0 < value < 1:
-        raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value}")
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
+    error = _bounds_error(name, value, minimum, maximum, exclusive)
+    if error:
+        raise ConfigError(error)
     return value
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
+    """true/false (also 1/0, yes/no, on/off); unset gives `default`, which may be None for "not said"."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {env.get(name)!r}")
 
 
 def require(env: Mapping[str, str], name: str, why: str) -> str:

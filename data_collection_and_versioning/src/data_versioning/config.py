@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
-from common.settings import ConfigError, Settings
+from common.settings import ConfigError, Settings, env_flag, env_float, env_int
 
 SERVICE = "data-job"
 FAILPOINTS = ("after_instream_data", "after_version_data", "after_version_manifest")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,7 @@ class JobConfig:
         """`publish` / `require_corrections` come from command-line flags and win over the environment."""
         settings = Settings.from_env(SERVICE, env, require_project=False)
         bus_configured = bool(env.get("PUBSUB_EMULATOR_HOST") or settings.gcp_project)
-        wanted = publish if publish is not None else _flag(env, "PUBLISH_EVENTS", None)
+        wanted = publish if publish is not None else env_flag(env, "PUBLISH_EVENTS", None)
         if wanted and not bus_configured:
             raise ConfigError(
                 "PUBLISH_EVENTS is on but no event bus is configured: set GCP_PROJECT (Pub/Sub) or "
@@ -50,7 +46,7 @@ class JobConfig:
                 f"LANDING_BUCKET ({settings.landing_bucket}) and DATASETS_BUCKET ({settings.datasets_bucket}) "
                 "must not be the same place or inside each other: the job would read its own output"
             )
-        page_size = _number(env, "CORRECTIONS_PAGE_SIZE", 500, int)
+        page_size = env_int(env, "CORRECTIONS_PAGE_SIZE", 500, minimum=1)
         if not 1 <= page_size <= 500:
             raise ConfigError(f"CORRECTIONS_PAGE_SIZE must be between 1 and 500, got {page_size}")
         return cls(
@@ -59,37 +55,13 @@ class JobConfig:
             require_corrections=(
                 require_corrections
                 if require_corrections is not None
-                else bool(_flag(env, "REQUIRE_CORRECTIONS", False))
+                else bool(env_flag(env, "REQUIRE_CORRECTIONS", False))
             ),
             corrections_enabled=bool(settings.dbapp_url),
             corrections_page_size=page_size,
-            dbapp_timeout_seconds=_number(env, "DBAPP_TIMEOUT_SECONDS", 10.0, float),
+            dbapp_timeout_seconds=env_float(env, "DBAPP_TIMEOUT_SECONDS", 10.0, minimum=0, exclusive=True),
             failpoint=failpoint,
         )
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {env.get(name)!r}")
-
-
-def _number(env: Mapping[str, str], name: str, default: Number, kind: Callable[[str], Number]) -> Number:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
 
 
 def _same_or_nested(a: str, b: str) -> bool:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.settings import ConfigError, Settings
+from common.settings import ConfigError, Settings, env_float
 from dbapp.documents import Kind
 
 SERVICE = "dbapp"
@@ -25,7 +25,10 @@ class DbappConfig:
             raise ConfigError(
                 f"COLLECTION_1 and COLLECTION_2 must differ (both are {settings.collection_predictions!r})"
             )
-        return cls(settings=settings, mongo_settle_seconds=_seconds(env, "DBAPP_MONGO_SETTLE_SECONDS", 2.0))
+        return cls(
+            settings=settings,
+            mongo_settle_seconds=env_float(env, "DBAPP_MONGO_SETTLE_SECONDS", 2.0, minimum=0, maximum=3600),
+        )
 
     @property
     def kinds(self) -> dict[str, Kind]:
@@ -39,16 +42,3 @@ class DbappConfig:
         if kind is Kind.PREDICTION:
             return self.settings.collection_predictions
         return self.settings.collection_corrections
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not 0 <= value <= 3600:
-        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value:g}")
-    return value

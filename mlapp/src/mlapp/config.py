@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
-from common.settings import ConfigError, Settings
+from common.settings import Settings, env_float, env_int
 
 SERVICE = "mlapp"
 DEFAULT_POLL_SECONDS = 30.0
@@ -36,40 +35,14 @@ class MlappConfig:
         settings = settings or Settings.from_env(SERVICE, env, require_project=False)
         return cls(
             settings=settings,
-            poll_seconds=_positive(env, "MODEL_POLL_SECONDS", DEFAULT_POLL_SECONDS),
-            max_batch=_whole(env, "MAX_BATCH_RECORDS", DEFAULT_MAX_BATCH),
+            poll_seconds=env_float(env, "MODEL_POLL_SECONDS", DEFAULT_POLL_SECONDS, minimum=0, exclusive=True),
+            max_batch=env_int(env, "MAX_BATCH_RECORDS", DEFAULT_MAX_BATCH, minimum=1),
         )
 
     @property
     def bus_enabled(self) -> bool:
         """Promotion events are received only with a Pub/Sub project (GCP_PROJECT, or the emulator's default)."""
         return bool(self.settings.gcp_project)
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{name} must be a finite number greater than 0, got {raw!r}")
-    return value
-
-
-def _whole(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 def apply_mlflow_http_defaults(env: MutableMapping[str, str] | None = None) -> None:

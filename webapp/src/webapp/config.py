@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.settings import ConfigError, Settings
+from common.settings import ConfigError, Settings, env_flag, env_int
 
 SERVICE = "webapp"
 DEFAULT_MLAPP_URL = "http://127.0.0.1:8081"
@@ -55,25 +55,8 @@ class WebappConfig:
             mlapp_url=(env.get("MLAPP_URL") or DEFAULT_MLAPP_URL).rstrip("/"),
             secret_key=secret,
             secret_key_source=source,
-            max_upload_bytes=_whole(env, "MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) * 1024 * 1024,
+            max_upload_bytes=env_int(env, "MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, minimum=1) * 1024 * 1024,
         )
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return (env.get(name) or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _whole(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 def _secret_key(env: Mapping[str, str], data_dir: Path) -> tuple[str, str]:
@@ -82,7 +65,7 @@ def _secret_key(env: Mapping[str, str], data_dir: Path) -> tuple[str, str]:
         if len(given) < MIN_SECRET_LENGTH:
             raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters long")
         return given, "env"
-    if _flag(env, "WEBAPP_REQUIRE_SECRET"):
+    if env_flag(env, "WEBAPP_REQUIRE_SECRET", False):
         raise ConfigError(
             "SECRET_KEY is not set: it signs sessions, CSRF tokens and correction forms, and "
             "WEBAPP_REQUIRE_SECRET=true forbids generating one (set it from a Secret)"
