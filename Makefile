@@ -22,7 +22,8 @@ up: install ## run the whole platform in the foreground (Ctrl-C stops it; data s
 pipeline: install ## run the data job and every trainer once against the running platform
 	$(UV) run --frozen --no-sync platform pipeline
 
-services: ## start what the tests need that this machine provides as a service (PostgreSQL)
+services: ## install the Debian packages the tests use (chromium) and start PostgreSQL if it is stopped
+	@scripts/install_system_packages.sh
 	@scripts/ensure_test_services.sh
 
 lint: install ## ruff lint and format check
