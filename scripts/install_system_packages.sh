@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses: chromium (browser tests through Playwright's Python package).
+# Debian packages the test suite uses: chromium (browser tests through Playwright's Python package) and
+# prometheus (its `promtool` checks the Prometheus config, alert rules and dashboard queries under k8s_web/).
 # Installs only what is missing; needs root (CI and these machines run as root). Without root it says what is
 # missing and continues: the tests that need it then skip with that reason.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
