@@ -1,0 +1,327 @@
+"""cloudbuild_1.yaml (ml tree) and cloudbuild_2.yaml (web tree): structure, step order, images, deploy, substitutions.
+
+Nothing here talks to Google Cloud (there is no GCP access on this machine): the files are parsed and checked against
+the rules of DESIGN section 8 and the Cloud Build semantics they rely on (step ordering by `waitFor`, MUST_MATCH
+substitutions, `$$` escaping). A Dockerfile that does not exist yet is checked by its declared path only.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# image name -> Dockerfile (build context is the repository root)
+TREES = {
+    "cloudbuild_1.yaml": {
+        "k8s": "k8s_ml",
+        "namespace": "ml",
+        "images": {
+            "data-job": "data_collection_and_versioning/Dockerfile",
+            "trainer": "models/Dockerfile",
+            "mlflow-server": "mlflow/Dockerfile",
+        },
+        "test_prefixes": ("test_data_job_", "test_training_", "test_mlflow_", "test_model_quality", "test_promotion_"),
+    },
+    "cloudbuild_2.yaml": {
+        "k8s": "k8s_web",
+        "namespace": "web",
+        "images": {"webapp": "webapp/Dockerfile", "mlapp": "mlapp/Dockerfile", "dbapp": "dbapp/Dockerfile"},
+        "test_prefixes": ("test_webapp_", "test_mlapp_", "test_dbapp_"),
+    },
+}
+SHARED_TEST_FILES = ("test_schema.py", "test_features.py", "test_csv_validation.py", "test_common_")
+# Cloud Build's built-in substitutions (https://cloud.google.com/build/docs/configuring-builds/substitute-variable-values)
+BUILT_INS = {
+    "PROJECT_ID",
+    "PROJECT_NUMBER",
+    "BUILD_ID",
+    "LOCATION",
+    "TRIGGER_NAME",
+    "COMMIT_SHA",
+    "REVISION_ID",
+    "SHORT_SHA",
+    "REPO_NAME",
+    "REPO_FULL_NAME",
+    "BRANCH_NAME",
+    "TAG_NAME",
+    "REF_NAME",
+    "TRIGGER_BUILD_CONFIG_PATH",
+    "SERVICE_ACCOUNT_EMAIL",
+    "SERVICE_ACCOUNT",
+}
+STEP_KEYS = {"name", "id", "args", "env", "entrypoint", "waitFor", "dir", "secretEnv", "timeout", "script", "volumes"}
+TOP_KEYS = {"steps", "images", "substitutions", "options", "timeout", "availableSecrets", "tags", "logsBucket"}
+# `$NAME` / `${NAME}` that Cloud Build substitutes; `$$` is the escape for a literal `$` (a shell variable).
+SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+BUILDERS = ("gcr.io/cloud-builders/", "gcr.io/google.com/cloudsdktool/", "python:", "registry.k8s.io/kustomize/")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def strings(value) -> list[str]:
+    """Every string inside a parsed YAML value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+def references(text: str) -> set[str]:
+    return {a or b for a, b in SUBSTITUTION.findall(text)}
+
+
+def unescape(text: str, substitutions: dict[str, str], **built_ins: str) -> str:
+    """Apply Cloud Build's substitution to one string, as the build would see it."""
+    values = {**substitutions, **built_ins}
+    out = SUBSTITUTION.sub(lambda m: values[m.group(1) or m.group(2)], text)
+    return out.replace("$$", "$")
+
+
+def predecessors(steps: list[dict], index: int) -> set[str]:
+    """Ids of every step that must finish before `steps[index]` starts (transitively). Cloud Build semantics: no
+    `waitFor` waits for every earlier step; `waitFor: ['-']` starts at once."""
+    ids = [s.get("id", f"#{i}") for i, s in enumerate(steps)]
+    by_id = dict(zip(ids, range(len(steps)), strict=True))
+    wait = steps[index].get("waitFor")
+    direct = ids[:index] if wait is None else [w for w in wait if w != "-"]
+    found: set[str] = set()
+    for dep in direct:
+        assert dep in by_id, f"step {ids[index]} waits for unknown step {dep!r}"
+        assert by_id[dep] < index, f"step {ids[index]} waits for a later step {dep!r}"
+        found |= {dep} | predecessors(steps, by_id[dep])
+    return found
+
+
+def command(step: dict) -> str:
+    """The step's command line as one string (entrypoint or image, then args)."""
+    head = step.get("entrypoint") or step["name"].rsplit("/", 1)[-1].split(":")[0]
+    return " ".join([head, *step.get("args", [])] + ([step["script"]] if "script" in step else []))
+
+
+def image_ref(image: str) -> str:
+    return "${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/" + image + ":$SHORT_SHA"
+
+
+@pytest.fixture(params=sorted(TREES), ids=lambda n: n.removesuffix(".yaml"))
+def pipeline(request) -> tuple[str, dict, dict]:
+    return request.param, load(request.param), TREES[request.param]
+
+
+def steps_of(config: dict) -> list[dict]:
+    return config["steps"]
+
+
+def test_parses_with_only_known_fields(pipeline):
+    name, config, _ = pipeline
+    assert isinstance(config, dict), f"{name} is not a YAML mapping"
+    assert set(config) <= TOP_KEYS, f"{name}: unknown top-level keys {set(config) - TOP_KEYS}"
+    ids = [s.get("id") for s in steps_of(config)]
+    assert all(ids) and len(set(ids)) == len(ids), f"{name}: every step needs a unique id: {ids}"
+    for step in steps_of(config):
+        assert set(step) <= STEP_KEYS, f"{name}/{step['id']}: unknown keys {set(step) - STEP_KEYS}"
+        assert step["name"].startswith(BUILDERS), f"{name}/{step['id']}: unexpected builder image {step['name']}"
+        assert all(isinstance(a, str) for a in step.get("args", [])), f"{name}/{step['id']}: args must be strings"
+        assert all(re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", e, re.S) for e in step.get("env", [])), step.get("env")
+    assert re.fullmatch(r"\d+s", config["timeout"])
+
+
+def build_steps(config: dict) -> dict[str, tuple[dict, str, str]]:
+    """image name -> (step, Dockerfile, tag) for every `docker build` step."""
+    found = {}
+    for step in steps_of(config):
+        args = step.get("args", [])
+        if step["name"] == "gcr.io/cloud-builders/docker" and args[:1] == ["build"]:
+            dockerfile = args[args.index("-f") + 1]
+            tag = args[args.index("-t") + 1]
+            assert args[-1] == ".", f"{step['id']}: the build context must be the repository root"
+            image = tag.split("/")[-1].split(":")[0]
+            found[image] = (step, dockerfile, tag)
+    return found
+
+
+def test_builds_exactly_this_trees_images_from_their_member_dockerfiles(pipeline):
+    name, config, tree = pipeline
+    builds = build_steps(config)
+    assert set(builds) == set(tree["images"]), f"{name} builds {sorted(builds)}, expected {sorted(tree['images'])}"
+    for image, (_, dockerfile, tag) in builds.items():
+        assert dockerfile == tree["images"][image], f"{name}: {image} is built from {dockerfile}"
+        # The Dockerfiles are written in parallel: a missing one is checked by its declared path (member folder).
+        assert (ROOT / dockerfile).parent.is_dir(), f"{dockerfile}: no member folder {Path(dockerfile).parent}"
+        assert tag == image_ref(image), f"{name}: {image} is tagged {tag}"
+
+
+def test_every_image_is_pushed_before_deploy_and_recorded(pipeline):
+    name, config, tree = pipeline
+    steps = steps_of(config)
+    refs = {image_ref(image) for image in tree["images"]}
+    pushes = {s["args"][1]: s["id"] for s in steps if s.get("args", [])[:1] == ["push"]}
+    assert set(pushes) == refs, f"{name}: pushes {sorted(pushes)}"
+    assert set(config["images"]) == refs, f"{name}: `images:` must list exactly the pushed tags"
+    for ref, push_id in pushes.items():
+        index = [s["id"] for s in steps].index(push_id)
+        image = ref.split("/")[-1].split(":")[0]
+        assert build_steps(config)[image][0]["id"] in predecessors(steps, index), f"{push_id} runs before its build"
+
+
+def test_tests_run_first_and_gate_every_build(pipeline):
+    name, config, _ = pipeline
+    steps = steps_of(config)
+    ids = [s["id"] for s in steps]
+    assert "tests" in ids, f"{name}: no step with id 'tests'"
+    test_step = steps[ids.index("tests")]
+    script = command(test_step)
+    assert "uv sync --frozen" in script and "pytest" in script, f"{name}: the tests step must sync and run pytest"
+    assert test_step["name"].startswith("python:3.11"), test_step["name"]
+    for step, _, _ in build_steps(config).values():
+        assert "tests" in predecessors(steps, ids.index(step["id"])), f"{name}: {step['id']} does not wait for tests"
+
+
+def pytest_targets(config: dict) -> list[str]:
+    test_step = next(s for s in steps_of(config) if s["id"] == "tests")
+    env = dict(e.split("=", 1) for e in test_step["env"])
+    return shlex.split(env["PYTEST_TARGETS"])
+
+
+def selected(config: dict, path: Path) -> bool:
+    return any(path.match(str(ROOT / pattern)) for pattern in pytest_targets(config))
+
+
+def test_pytest_targets_select_this_trees_tests_and_the_shared_ones(pipeline):
+    name, config, tree = pipeline
+    targets = pytest_targets(config)
+    assert all(t.startswith("tests/unit/") for t in targets), f"{name}: only the unit tier runs in Cloud Build"
+    files = sorted((ROOT / "tests" / "unit").glob("test_*.py"))
+    chosen = [f for f in files if selected(config, f)]
+    assert chosen, f"{name}: PYTEST_TARGETS selects no test file"
+    for f in files:
+        if f.name.startswith(tree["test_prefixes"] + SHARED_TEST_FILES):
+            assert f in chosen, f"{name} does not run {f.name}"
+    other = next(t for n, t in TREES.items() if n != name)
+    for f in files:
+        if f.name.startswith(other["test_prefixes"]):
+            assert f not in chosen, f"{name} runs the other tree's test {f.name}"
+
+
+def deploy_steps(config: dict) -> tuple[dict, dict]:
+    steps = steps_of(config)
+    set_image = [s for s in steps if "kustomize edit set image" in command(s)]
+    applies = [s for s in steps if "kubectl apply" in command(s)]
+    assert len(set_image) == 1 and len(applies) == 1, "expected one `kustomize edit set image` and one apply step"
+    return set_image[0], applies[0]
+
+
+def test_deploy_pins_images_with_kustomize_never_sed(pipeline):
+    name, config, tree = pipeline
+    set_image, apply = deploy_steps(config)
+    overlay = f"{tree['k8s']}/overlays/${{_OVERLAY}}"
+    assert set_image.get("dir") == overlay, f"{name}: kustomize edit must run inside {overlay}"
+    pins = dict(a.split("=", 1) for a in set_image["args"][3:])
+    assert pins == {image: image_ref(image) for image in tree["images"]}, f"{name}: image pins {pins}"
+    for text in strings(config["steps"]):
+        assert not re.search(r"\bsed\b", text), f"{name}: sed is not allowed in a pipeline: {text[:80]!r}"
+    steps = steps_of(config)
+    ids = [s["id"] for s in steps]
+    before_set = predecessors(steps, ids.index(set_image["id"]))
+    assert {s["id"] for s in steps if s.get("args", [])[:1] == ["push"]} <= before_set, "set images after every push"
+    assert set_image["id"] in predecessors(steps, ids.index(apply["id"])), f"{name}: apply before the images are set"
+    script = command(apply)
+    assert f'kubectl kustomize "{overlay}"' in script or f'kubectl apply -k "{overlay}"' in script, script
+
+
+def test_deploy_gets_cluster_credentials_and_waits_for_rollout_with_timeout(pipeline):
+    name, config, tree = pipeline
+    _, apply = deploy_steps(config)
+    script = command(apply)
+    assert re.search(r"get-credentials \"\$\{_GKE_CLUSTER\}\" --location \"\$\{_GKE_LOCATION\}\"", script), script
+    assert "CLOUDSDK_CONTAINER_CLUSTER=${_GKE_CLUSTER}" in apply["env"]
+    rollout = re.search(r"rollout status .*--timeout=\"?\$\{_ROLLOUT_TIMEOUT\}", script)
+    assert rollout, f"{name}: kubectl rollout status with a timeout is missing"
+    assert "set -euo pipefail" in script and "exit 1" in script, f"{name}: a failed rollout must fail the build"
+    assert config["substitutions"]["_NAMESPACE"] == tree["namespace"]
+    assert re.fullmatch(r"\d+s", config["substitutions"]["_ROLLOUT_TIMEOUT"])
+
+
+def test_substitutions_are_declared_used_and_documented(pipeline):
+    name, config, _ = pipeline
+    declared = config["substitutions"]
+    assert all(k.startswith("_") and re.fullmatch(r"_[A-Z0-9_]+", k) for k in declared), sorted(declared)
+    used: set[str] = set()
+    for text in strings({k: v for k, v in config.items() if k != "substitutions"}):
+        used |= references(text)
+    undeclared = {u for u in used if u not in declared and u not in BUILT_INS}
+    assert not undeclared, f"{name}: used but neither declared nor built in: {sorted(undeclared)} (escape $ as $$)"
+    # With the default substitutionOption MUST_MATCH a declared but unused substitution fails the build.
+    assert set(declared) <= used, f"{name}: declared but unused: {sorted(set(declared) - used)}"
+    header = "\n".join(line for line in (ROOT / name).read_text().splitlines() if line.startswith("#"))
+    for key in [*declared, "PROJECT_ID", "SHORT_SHA"]:
+        assert re.search(rf"#\s+\$?{key}\s", header), f"{name}: {key} is not documented in the header comment"
+
+
+def test_no_project_id_is_hard_coded(pipeline):
+    name, config, _ = pipeline
+    text = (ROOT / name).read_text()
+    for registry in re.findall(r"[\w${}.-]+\.pkg\.dev/[^/\s\"']+", "\n".join(strings(config))):
+        assert registry.endswith("/$PROJECT_ID"), f"{name}: registry path without $PROJECT_ID: {registry}"
+    assert "iam.gserviceaccount.com" not in text and "projects/" not in text, f"{name}: a literal resource path"
+    assert "mlops-476802" not in text  # the seed's project id
+    for text_value in strings(config["steps"]):
+        for match in re.findall(r"--project[= ](\S+)", text_value):
+            assert match.strip('"') == "$PROJECT_ID", f"{name}: --project {match}"
+
+
+def test_substituted_commands_are_what_the_build_runs(pipeline):
+    """Substituting sample values leaves no `${_...}` behind and turns `$$` into the shell's `$`."""
+    _, config, tree = pipeline
+    _, apply = deploy_steps(config)
+    script = unescape(command(apply), config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
+    assert "${_" not in script and "$$" not in script
+    assert f'kubectl kustomize "{tree["k8s"]}/overlays/prod"' in script
+    assert '--project "p-1"' in script and "for workload in $workloads" in script
+    set_image, _ = deploy_steps(config)
+    first = unescape(set_image["args"][3], config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
+    image = next(iter(tree["images"]))
+    assert first == f"{image}=us-central1-docker.pkg.dev/p-1/house-price/{image}:abc1234"
+
+
+def test_a_manual_build_without_short_sha_fails_first():
+    for name in TREES:
+        steps = steps_of(load(name))
+        check = steps[0]
+        assert check.get("waitFor") is None, "the check must be the first step"
+        assert '-z "$SHORT_SHA"' in command(check) and "exit 1" in command(check)
+        for index in range(1, len(steps)):
+            assert check["id"] in predecessors(steps, index), f"{name}: {steps[index]['id']} can start before the check"
+
+
+def test_reference_helpers_follow_cloud_build_escaping():
+    assert references("a ${_X} $PROJECT_ID $$HOME $${y} $SHORT_SHA") == {"_X", "PROJECT_ID", "SHORT_SHA"}
+    assert unescape("$$v=${_A}/$B", {"_A": "1"}, B="2") == "$v=1/2"
+    steps = [{"id": "a"}, {"id": "b", "waitFor": ["-"]}, {"id": "c", "waitFor": ["a"]}, {"id": "d"}]
+    assert predecessors(steps, 1) == set() and predecessors(steps, 2) == {"a"}
+    assert predecessors(steps, 3) == {"a", "b", "c"}
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_every_shell_script_parses_after_substitution(pipeline):
+    """`bash -n` on each bash step exactly as the build would run it (after substitution and `$$` -> `$`)."""
+    name, config, _ = pipeline
+    scripts = [s for s in steps_of(config) if s.get("entrypoint") == "bash"]
+    assert scripts, f"{name}: no bash step"
+    for step in scripts:
+        assert step["args"][0] == "-c", step["id"]
+        script = unescape(step["args"][1], config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
+        result = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{name}/{step['id']}: {result.stderr}"
