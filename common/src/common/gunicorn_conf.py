@@ -38,3 +38,12 @@ logconfig_dict = {
 def child_exit(server, worker) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_starting(server) -> None:
+    """Create the multiprocess metrics folder (in a pod it lives on a fresh emptyDir, which starts empty).
+
+    Not emptied here: in the dbapp pod the consumer container writes its counters to the same folder."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
