@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from tests import k8s_support as k8s
 
@@ -217,6 +218,8 @@ ALLOWED = [
     ("prometheus", "mlapp", 8081),
     ("prometheus", "dbapp", 8082),
     ("prometheus", "mlflow", 5000),
+    ("prometheus", "kube-state-metrics", 8080),
+    ("grafana", "prometheus", 9090),
 ]
 DENIED = [
     ("webapp", "mlflow", 5000),
@@ -226,6 +229,12 @@ DENIED = [
     ("data-job", "mlapp", 8081),
     ("webapp", "prometheus", 9090),
     ("trainer", "webapp", 8080),
+    ("webapp", "grafana", 3000),
+    ("prometheus", "grafana", 3000),
+    ("grafana", "webapp", 8080),
+    ("grafana", "kube-state-metrics", 8080),
+    ("webapp", "kube-state-metrics", 8080),
+    ("kube-state-metrics", "prometheus", 9090),
 ]
 
 
@@ -245,8 +254,8 @@ def test_network_policies_open_exactly_the_design_flows(web, ml):
         )
     assert k8s.connection_allowed(policies, ingress_nginx, k8s.pod_of(objs, "webapp"), 8080)
     assert k8s.connection_allowed(policies, ingress_nginx, k8s.pod_of(objs, "mlflow"), 5000)
-    for app in ("mlapp", "dbapp", "prometheus"):
-        port = {"mlapp": 8081, "dbapp": 8082, "prometheus": 9090}[app]
+    internal_ports = {"mlapp": 8081, "dbapp": 8082, "prometheus": 9090, "grafana": 3000, "kube-state-metrics": 8080}
+    for app, port in internal_ports.items():
         assert not k8s.connection_allowed(policies, ingress_nginx, k8s.pod_of(objs, app), port), app
     for obj, template in k8s.workloads(objs):
         pod = k8s.Pod(obj["metadata"]["namespace"], template["metadata"]["labels"])
@@ -302,6 +311,91 @@ def test_prometheus_discovers_pods_and_is_not_public(target):
     for dep in _serving(objs):
         ann = dep["spec"]["template"]["metadata"]["annotations"]
         assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"].isdigit()
+
+
+def _config_map(objs, base_name):
+    """The ConfigMap called base_name, with or without kustomize's hash suffix."""
+    (cm,) = [
+        c
+        for c in k8s.of_kind(objs, "ConfigMap")
+        if c["metadata"]["name"] == base_name or c["metadata"]["name"].rsplit("-", 1)[0] == base_name
+    ]
+    return cm
+
+
+@targets
+def test_grafana_reads_prometheus_and_the_mounted_dashboards(target):
+    objs = k8s.render(target)
+    if k8s.tree_of(target) != "k8s_web":
+        return
+    (dep,) = [d for d in k8s.of_kind(objs, "Deployment") if d["metadata"]["name"] == "grafana"]
+    spec = dep["spec"]["template"]["spec"]
+    (grafana,) = spec["containers"]
+    assert grafana["image"].split("/")[-1].split(":")[0] == "grafana"
+    assert spec["securityContext"]["runAsUser"] == 472
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert grafana[probe]["httpGet"]["path"] == "/api/health"
+    env = {e["name"]: e for e in grafana["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "grafana-admin"
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"]["value"] == "false"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {volumes[m["name"]].get("configMap", {}).get("name"): m["mountPath"] for m in grafana["volumeMounts"]}
+    for path in ("/var/lib/grafana", "/tmp"):
+        (mount,) = [m for m in grafana["volumeMounts"] if m["mountPath"] == path]
+        assert "emptyDir" in volumes[mount["name"]], path
+
+    # the datasource is the Prometheus Service, on a port it exposes
+    services = {s["metadata"]["name"]: s for s in k8s.of_kind(objs, "Service")}
+    datasources_cm = _config_map(objs, "grafana-datasources")
+    assert mounts[datasources_cm["metadata"]["name"]] == "/etc/grafana/provisioning/datasources"
+    (source,) = yaml.safe_load(datasources_cm["data"]["datasources.yaml"])["datasources"]
+    assert source["type"] == "prometheus" and source["isDefault"] is True
+    url = urlsplit(source["url"])
+    assert url.hostname == "prometheus.web.svc.cluster.local", source["url"]
+    assert url.port in {p["port"] for p in services["prometheus"]["spec"]["ports"]}
+    assert services["prometheus"]["spec"]["selector"] == {"app": "prometheus"}
+
+    # the dashboard provider reads the directory where the grafana-dashboards ConfigMap is mounted
+    providers_cm = _config_map(objs, "grafana-dashboard-providers")
+    assert mounts[providers_cm["metadata"]["name"]] == "/etc/grafana/provisioning/dashboards"
+    (provider,) = yaml.safe_load(providers_cm["data"]["dashboards.yaml"])["providers"]
+    dashboards_cm = _config_map(objs, "grafana-dashboards")
+    assert provider["type"] == "file"
+    assert provider["options"]["path"].rstrip("/") == mounts[dashboards_cm["metadata"]["name"]]
+    assert "grafana-dashboard.json" in dashboards_cm["data"]
+
+    assert services["grafana"]["spec"]["ports"][0]["port"] == 3000
+    assert not [i for i in k8s.of_kind(objs, "Ingress") if i["metadata"]["name"] == "grafana"]
+
+
+@targets
+def test_kube_state_metrics_watches_only_batch_and_is_prometheus_target(target):
+    objs = k8s.render(target)
+    if k8s.tree_of(target) != "k8s_web":
+        return
+    (dep,) = [d for d in k8s.of_kind(objs, "Deployment") if d["metadata"]["name"] == "kube-state-metrics"]
+    (ksm,) = dep["spec"]["template"]["spec"]["containers"]
+    assert "--resources=cronjobs,jobs" in ksm["args"]
+    ports = {p["name"]: p["containerPort"] for p in ksm["ports"]}
+    assert ports == {"http-metrics": 8080, "telemetry": 8081}
+    live, ready = ksm["livenessProbe"]["httpGet"], ksm["readinessProbe"]["httpGet"]
+    assert (live["path"], ports[live["port"]]) == ("/livez", 8080)
+    assert (ready["path"], ports[ready["port"]]) == ("/readyz", 8081)
+    (role,) = [r for r in k8s.of_kind(objs, "ClusterRole") if r["metadata"]["name"].endswith("kube-state-metrics")]
+    assert role["rules"] == [{"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": ["list", "watch"]}]
+    (binding,) = [
+        b for b in k8s.of_kind(objs, "ClusterRoleBinding") if b["roleRef"]["name"] == role["metadata"]["name"]
+    ]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kube-state-metrics", "namespace": "web"}]
+    # prometheus.yml's kube-state-metrics target is this Service and its metrics port
+    config = yaml.safe_load(_config_map(objs, "prometheus-config")["data"]["prometheus.yml"])
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "kube-state-metrics"]
+    ((host_port,),) = [s["targets"] for s in job["static_configs"]]
+    host, port = host_port.rsplit(":", 1)
+    (svc,) = [s for s in k8s.of_kind(objs, "Service") if s["metadata"]["name"] == "kube-state-metrics"]
+    assert host == f"kube-state-metrics.{svc['metadata']['namespace']}.svc.cluster.local"
+    assert int(port) in {p["port"] for p in svc["spec"]["ports"]}
+    assert k8s.selector_matches({"matchLabels": svc["spec"]["selector"]}, dep["spec"]["template"]["metadata"]["labels"])
 
 
 @targets
