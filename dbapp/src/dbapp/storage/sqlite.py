@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -72,7 +73,7 @@ class SqliteStore:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_seconds * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._ensure_wal(conn)
             if mode.lower() != "wal":
                 log.warning("SQLite did not switch to WAL mode", extra={"path": str(self.path), "mode": mode})
             conn.execute("PRAGMA synchronous = FULL")
@@ -87,6 +88,25 @@ class SqliteStore:
             self._connections.append(conn)
         DB_CONNECTIONS.inc()
         return conn
+
+    def _ensure_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch the file to WAL once. WAL is stored in the file, so later connections only read the mode.
+
+        Changing the journal mode needs an exclusive lock and SQLite does not wait on its busy handler for it,
+        so when several connections (threads, gunicorn workers, the consumer) open at the same moment the
+        switch is retried until `busy_timeout_seconds` instead of failing the first write."""
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        deadline = time.monotonic() + self.busy_timeout_seconds
+        while mode.lower() != "wal":
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
+            break
+        return mode
 
     def _check(self, collection: str) -> None:
         if collection not in self.collections:
