@@ -15,6 +15,7 @@ Both are scored on the same held-out rows: a random 20% of the file, keeping the
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -26,8 +27,11 @@ from sklearn.feature_extraction import FeatureHasher
 from sklearn.linear_model import LinearRegression
 from threadpoolctl import threadpool_limits
 
+from common.jsonlog import configure_logging
 from common.schema import NUMERIC_FIELDS, TEXT_FIELDS, RecordInvalid, validate_record
 from common.training import build_pipeline, discover_families, evaluate
+
+log = logging.getLogger("compare-seed-baseline")
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = REPO / "sample_dataset" / "data.csv"
@@ -129,16 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--splits", type=int, default=5)
     args = parser.parse_args(argv)
+    configure_logging("compare-seed-baseline")
     comparison = compare(args.csv, splits=args.splits)
     for s in comparison.splits:
         families = ", ".join(f"{name} {mae:,.0f}" for name, mae in sorted(s.family_mae.items()))
-        print(
+        log.info(
             f"split {s.seed}: {s.holdout_rows} held-out rows | seed method MAE {s.seed_mae:,.0f} | {families} | "
             f"champion {s.champion} {s.improvement:.1%} better"
         )
-    print(f"seed method MAE (mean over {len(comparison.splits)} splits): {comparison.seed_mae:,.0f}")
-    print(f"champion MAE    (mean over {len(comparison.splits)} splits): {comparison.champion_mae:,.0f}")
-    print(f"improvement: {comparison.improvement:.1%} (worst split {comparison.worst_improvement:.1%})")
+    log.info(f"seed method MAE (mean over {len(comparison.splits)} splits): {comparison.seed_mae:,.0f}")
+    log.info(f"champion MAE    (mean over {len(comparison.splits)} splits): {comparison.champion_mae:,.0f}")
+    log.info(f"improvement: {comparison.improvement:.1%} (worst split {comparison.worst_improvement:.1%})")
     return 0
 
 
