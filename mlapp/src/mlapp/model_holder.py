@@ -24,6 +24,7 @@ from common import registry
 from common.features import HouseFeatures
 from common.schema import INPUT_FIELDS, validate_record
 from mlapp import metrics
+from mlapp.compiled import Predict, compile_regressor
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class ServingModel:
     regressor: Any  # the Pipeline's "model" step
     loaded_at: str
     load_seconds: float
+    compiled: Predict | None = None  # the regressor compiled for one row (mlapp.compiled); None: its own predict
     summary: Mapping[str, Any] = field(init=False)  # {"name", "version", "family"}: built once, sent with every answer
 
     def __post_init__(self) -> None:
@@ -92,7 +94,9 @@ class ServingModel:
             raise InvalidModel(
                 f"the 'features' step is {type(steps['features']).__name__}, not common.features.HouseFeatures"
             )
-        model = cls(dict(info), steps["features"], steps["model"], _utcnow(), round(load_seconds, 3))
+        features, regressor = steps["features"], steps["model"]
+        compiled = compile_regressor(regressor, features.transform_record(_example_record()))
+        model = cls(dict(info), features, regressor, _utcnow(), round(load_seconds, 3), compiled)
         try:
             price = model.predict_one(_example_record())
         except Exception as exc:
@@ -112,7 +116,10 @@ class ServingModel:
 
     def predict_one(self, record: Mapping[str, Any]) -> float:
         """The hot path: a validated record -> feature vector (no pandas) -> price."""
-        return float(self.regressor.predict(self.features.transform_record(record))[0])
+        row = self.features.transform_record(record)
+        if self.compiled is not None:
+            return self.compiled(row[0])
+        return float(self.regressor.predict(row)[0])
 
     def predict_many(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
         """Validated records -> prices, with the vectorised transform (the same numbers as `predict_one`)."""

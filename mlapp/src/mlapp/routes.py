@@ -163,6 +163,7 @@ def model_info():
             "alias": holder.alias,
             "loaded_at": model.loaded_at,
             "load_seconds": model.load_seconds,
+            "compiled_predict": model.compiled is not None,
             "last_check": {"at": check.at, "trigger": check.trigger, "outcome": check.outcome, "detail": check.detail},
         }
     )
