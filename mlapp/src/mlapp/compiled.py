@@ -142,7 +142,7 @@ def _compile_boosting(model: Any) -> tuple[Predict, dict[int, np.ndarray]] | Non
         rows[:, 1:] = row[used]
         leaves = np.empty(n_trees)
         _predict_from_raw_data(nodes, rows, no_bitsets, no_bitsets, no_feature_map, 1, leaves)
-        return float(link_inverse(np.array([baseline + leaves.sum()]))[0])
+        return float(link_inverse(baseline + leaves.sum()))
 
     thresholds = {int(f): np.concatenate([s["num_threshold"][s["feature_idx"] == f] for s in splits]) for f in used}
     return predict, thresholds

@@ -10,6 +10,7 @@ failure keeps the previous model serving; it is logged with the reason and count
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -79,10 +80,12 @@ class ServingModel:
     load_seconds: float
     compiled: Predict | None = None  # the regressor compiled for one row (mlapp.compiled); None: its own predict
     summary: Mapping[str, Any] = field(init=False)  # {"name", "version", "family"}: built once, sent with every answer
+    summary_json: str = field(init=False)  # the same, serialised once for the single-record hot path
 
     def __post_init__(self) -> None:
         summary = {"name": self.info["name"], "version": self.info["version"], "family": self.info.get("family")}
         object.__setattr__(self, "summary", summary)
+        object.__setattr__(self, "summary_json", json.dumps(summary, separators=(",", ":")))
 
     @classmethod
     def from_pipeline(cls, pipeline: Any, info: Mapping[str, Any], load_seconds: float = 0.0) -> ServingModel:

@@ -6,12 +6,13 @@ naming the fields, and a model that returns no usable number is a 500.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from common.schema import RecordInvalid, validate_record
 from common.webservice import request_id
@@ -82,7 +83,10 @@ def predict():
         m.PREDICTION_LATENCY.labels(experiment).observe(time.perf_counter() - started)
         m.PREDICTED_PRICE.observe(price)
         m.LAST_PREDICTION_TIME.set_to_current_time()
-        return jsonify(result=price, model=model.summary)
+        # Built by hand from the pre-serialised summary: jsonify was ~15 us of a ~150 us handler.
+        return current_app.response_class(
+            f'{{"result":{json.dumps(price)},"model":{model.summary_json}}}\n', mimetype="application/json"
+        )
 
 
 @bp.post("/predict/batch")
