@@ -15,11 +15,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
 
 from common import registry
 from common.features import HouseFeatures
@@ -124,9 +126,10 @@ class ServingModel:
             return self.compiled(row[0])
         return float(self.regressor.predict(row)[0])
 
-    def predict_many(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
-        """Validated records -> prices, with the vectorised transform (the same numbers as `predict_one`)."""
-        return [float(p) for p in self.regressor.predict(self.features.transform(list(records)))]
+    def predict_columns(self, columns: Mapping[str, Any]) -> list[float]:
+        """Validated values column by column (`common.schema.validate_records`) -> prices, with the vectorised
+        transform and the regressor's own predict (the same numbers as `predict_one`)."""
+        return self.regressor.predict(self.features.transform(pd.DataFrame(columns))).tolist()
 
 
 @dataclass(frozen=True)

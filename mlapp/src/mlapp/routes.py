@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from common.schema import RecordInvalid, validate_record
+from common.schema import RecordBatch, RecordInvalid, validate_record, validate_records
 from common.webservice import request_id
 from mlapp import context
 from mlapp import metrics as m
@@ -96,7 +96,7 @@ def predict_batch():
         model = context.current().holder.current
         experiment = model.experiment if model else m.NO_EXPERIMENT
         try:
-            records = _batch_records()
+            batch = _batch_records()
         except (RecordInvalid, BadBody):
             m.BATCH_REQUESTS.labels(m.STATUS_INVALID, experiment).inc()
             raise
@@ -104,7 +104,7 @@ def predict_batch():
             m.BATCH_REQUESTS.labels(m.STATUS_UNAVAILABLE, experiment).inc()
             return _unavailable()
         try:
-            prices = model.predict_many(records) if records else []
+            prices = model.predict_columns(batch.columns) if batch.size else []
             bad = {
                 str(i): f"the model returned {p!r}, not a positive price" for i, p in enumerate(prices) if not _sane(p)
             }
@@ -118,12 +118,13 @@ def predict_batch():
             return jsonify(error=f"the model could not price this batch: {exc}", request_id=request_id()), 500
         m.BATCH_REQUESTS.labels(m.STATUS_SUCCESS, experiment).inc()
         m.BATCH_LATENCY.labels(experiment).observe(time.perf_counter() - started)
-        m.BATCH_RECORDS.observe(len(records))
+        m.BATCH_RECORDS.observe(batch.size)
         m.LAST_PREDICTION_TIME.set_to_current_time()
         return jsonify(results=prices, model=model.summary)
 
 
-def _batch_records() -> list[dict[str, Any]]:
+def _batch_records() -> RecordBatch:
+    """The batch's typed values column by column (see `common.schema.validate_records`); any bad record is a 422."""
     body = _json_body()
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list):
@@ -135,14 +136,9 @@ def _batch_records() -> list[dict[str, Any]]:
     limit = context.current().config.max_batch
     if len(records) > limit:
         raise BadBody(f"too many records: at most {limit} per batch (got {len(records)}); split the batch", 413)
-    clean: list[dict[str, Any]] = []
-    errors: dict[str, dict[str, str]] = {}
-    for index, raw in enumerate(records):
-        try:
-            clean.append(validate_record(raw))
-        except RecordInvalid as exc:
-            errors[str(index)] = exc.fields
-    if errors:
+    batch = validate_records(records)
+    if batch.errors:
+        errors = {str(index): fields for index, fields in batch.errors.items()}
         shown = _first(errors)
         more = f" (the first {len(shown)} are listed)" if len(shown) < len(errors) else ""
         raise BadBody(
@@ -151,7 +147,7 @@ def _batch_records() -> list[dict[str, Any]]:
             records=shown,
             invalid_count=len(errors),
         )
-    return clean
+    return batch
 
 
 @bp.get("/model-info")
