@@ -6,7 +6,7 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 
-.PHONY: help install up pipeline test test-unit test-integration lint format services clean-data
+.PHONY: help install up pipeline bench test test-unit test-integration lint format services clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -22,7 +22,13 @@ up: install ## run the whole platform in the foreground (Ctrl-C stops it; data s
 pipeline: install ## run the data job and every trainer once against the running platform
 	$(UV) run --frozen --no-sync platform pipeline
 
-services: ## install the Debian packages the tests use (chromium) and start PostgreSQL if it is stopped
+bench: install ## measure serving, batch, data job and training; prints a table, writes bench/results/*.json (~15 min)
+	@scripts/install_system_packages.sh
+	@# byte-compiled like the images (UV_COMPILE_BYTECODE=1): job start-up then measures imports, not compiling them
+	$(UV) sync --frozen --quiet --compile-bytecode
+	$(UV) run --frozen --no-sync bench
+
+services: ## install the Debian packages the tests and the bench use (chromium, prometheus, wrk); start PostgreSQL if stopped
 	@scripts/install_system_packages.sh
 	@scripts/ensure_test_services.sh
 

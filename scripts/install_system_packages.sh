@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses: chromium (browser tests through Playwright's Python package) and
-# prometheus (its `promtool` checks the Prometheus config, alert rules and dashboard queries under k8s_web/).
+# prometheus (its `promtool` checks the Prometheus config, alert rules and dashboard queries under k8s_web/) and
+# wrk (the HTTP load generator of `make bench` and of the bench harness's smoke test).
 # Installs only what is missing; needs root (CI and these machines run as root). Without root it says what is
 # missing and continues: the tests that need it then skip with that reason.
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -31,8 +31,8 @@ DEPLOYABLES = {
     "models": "trainer",
     "mlflow": "mlflow-server",
 }
-# workspace members that are not deployed on their own: the shared library and the laptop launcher
-NOT_DEPLOYED = {"common", "local_platform"}
+# workspace members that are not deployed on their own: the shared library, the laptop launcher, the benchmark
+NOT_DEPLOYED = {"common", "local_platform", "bench"}
 GUNICORN_SERVICES = {"webapp": 8080, "mlapp": 8081, "dbapp": 8082}
 
 # hadolint rules switched off for every Dockerfile. Empty: the Dockerfiles install nothing with apt-get or pip.

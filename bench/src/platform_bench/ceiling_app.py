@@ -1,0 +1,31 @@
+"""The framework's ceiling: Flask under gunicorn answering POST /predict with a constant price.
+
+It reads and parses the JSON body like mlapp, then answers without validating or predicting anything, so its
+requests/s is the most any Flask + gunicorn service with mlapp's settings can reach on this machine. The bench
+runs it with mlapp's own gunicorn settings (`mlapp.gunicorn_conf`, same workers, threads and worker class):
+
+    gunicorn -c python:mlapp.gunicorn_conf 'platform_bench.ceiling_app:create_app()'
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+
+PRICE = 450_000.0
+MODEL = {"name": "constant", "version": 0, "family": "constant"}
+
+
+def create_app() -> Flask:
+    app = Flask("ceiling")
+
+    @app.post("/predict")
+    def predict():
+        if request.get_json(force=True, silent=True) is None:
+            return jsonify(error="the request body must be JSON"), 400
+        return jsonify(result=PRICE, model=MODEL)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    return app

@@ -1,0 +1,143 @@
+"""The HTTP servers the serving sections measure, started with the platform's own launchers. mlapp runs once for
+all sections; every other server is stopped by the section that started it.
+
+mlapp, the ceiling app and webapp run under gunicorn exactly as `make up` runs them
+(`local_platform.components.gunicorn_service`), with `GUNICORN_WORKERS` = the bench's worker count and every
+other gunicorn setting (threads, worker class) left to the shared configuration, so all of them get the same.
+`mlflow models serve` is what a user would run instead of mlapp.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from local_platform import components
+from local_platform.processes import Child, http_ok
+from platform_bench.context import BenchContext
+
+log = logging.getLogger("bench")
+
+START_TIMEOUT_SECONDS = 180.0  # mlapp and mlflow serve download and load the model before they are ready
+MLAPP_CONF = "mlapp.gunicorn_conf"
+SHARED_MLAPP = "mlapp"  # key of the running mlapp in BenchContext.shared
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    base_url: str
+    child: Child  # not started until `running`
+    ready: Callable[[], bool]
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def _status_200(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    return check
+
+
+def _metrics_dir(ctx: BenchContext, name: str, port: int) -> str:
+    """A fresh prometheus_client multiprocess folder (gunicorn's services count across workers in it)."""
+    path = ctx.work_dir / "metrics" / f"{name}-{port}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)
+
+
+def gunicorn_env(ctx: BenchContext, name: str, port: int) -> dict[str, str]:
+    return {
+        **ctx.env(),
+        "GUNICORN_WORKERS": str(ctx.config.workers),
+        "PROMETHEUS_MULTIPROC_DIR": _metrics_dir(ctx, name, port),
+    }
+
+
+@contextlib.contextmanager
+def running(*servers: Server) -> Iterator[None]:
+    """Start the servers together, wait until each is ready, and stop them all on the way out."""
+    try:
+        for server in servers:
+            server.child.start()
+        for server in servers:
+            server.child.wait_ready(server.ready, timeout=START_TIMEOUT_SECONDS)
+            log.info("server ready", extra={"server": server.name, "url": server.base_url})
+        yield
+    finally:
+        for server in reversed(servers):
+            server.child.stop()
+
+
+def start_mlapp(ctx: BenchContext) -> Server:
+    """mlapp serving the champion alias on the stack's mlapp port, shared by every section that needs it: started
+    once (its start-up, imports and model download, takes tens of seconds) and owned by the stack, which stops it
+    at the end of the bench. Returns at once; `mlapp` waits until it is ready."""
+    server = ctx.shared.get(SHARED_MLAPP)
+    if server is None:
+        port = ctx.stack.ports.mlapp
+        child = components.gunicorn_service(
+            "mlapp",
+            "mlapp.app:create_app()",
+            port,
+            gunicorn_env(ctx, "mlapp", port),
+            ctx.logs_dir / "mlapp.log",
+            config=MLAPP_CONF,
+        )
+        server = Server("mlapp", f"http://127.0.0.1:{port}", child, _status_200(f"http://127.0.0.1:{port}/readyz"))
+        ctx.stack.children.append(child)
+        child.start()
+        ctx.shared[SHARED_MLAPP] = server
+    return server
+
+
+def mlapp(ctx: BenchContext) -> Server:
+    """The shared mlapp once it has loaded a model (`/readyz` answers 200)."""
+    server = start_mlapp(ctx)
+    server.child.wait_ready(server.ready, timeout=START_TIMEOUT_SECONDS)
+    return server
+
+
+def ceiling(ctx: BenchContext, port: int) -> Server:
+    """The constant-answer Flask app under mlapp's own gunicorn configuration."""
+    child = components.gunicorn_service(
+        "ceiling",
+        "platform_bench.ceiling_app:create_app()",
+        port,
+        gunicorn_env(ctx, "ceiling", port),
+        ctx.logs_dir / "ceiling.log",
+        config=MLAPP_CONF,
+    )
+    return Server("flask ceiling", f"http://127.0.0.1:{port}", child, components.service_ready(port))
+
+
+def mlflow_serve(ctx: BenchContext, champion: dict[str, Any], port: int) -> Server:
+    """`mlflow models serve` on the same model version, in this environment (`--env-manager local`).
+
+    MLflow loads our skops models with the trusted types recorded in their MLmodel file, and only when
+    `MLFLOW_ALLOW_PICKLE_DESERIALIZATION` is true (MLflow 3.17's default; set explicitly because it is the
+    switch that lets a model file choose its own trusted types, and the bench trusts its own registry)."""
+    uri = f"models:/{champion['name']}/{champion['version']}"
+    cmd = [components.python_tool("mlflow"), "models", "serve", "-m", uri, "--env-manager", "local"]
+    cmd += ["-h", "127.0.0.1", "-p", str(port), "-w", str(ctx.config.workers)]
+    env = {**ctx.env(), "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"}
+    child = Child("mlflow-serve", cmd, env=env, log_path=ctx.logs_dir / "mlflow-serve.log")
+    return Server("mlflow serve", f"http://127.0.0.1:{port}", child, http_ok(f"http://127.0.0.1:{port}/ping"))
+
+
+def webapp(ctx: BenchContext, port: int, mlapp_url: str) -> Server:
+    env = {**gunicorn_env(ctx, "webapp", port), "MLAPP_URL": mlapp_url}
+    child = components.gunicorn_service("webapp", "webapp.app:create_app()", port, env, ctx.logs_dir / "webapp.log")
+    return Server("webapp", f"http://127.0.0.1:{port}", child, components.service_ready(port))
