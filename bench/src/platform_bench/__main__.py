@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from common import bus
 from common.events import ALL_TOPICS
@@ -23,7 +24,7 @@ from local_platform.stack import Ports, Stack
 from platform_bench import batch, data_job, serving, training, webapp_roundtrip
 from platform_bench.config import REPO_ROOT, BenchConfig
 from platform_bench.context import BenchContext
-from platform_bench.report import Row, render_table, write_json
+from platform_bench.report import Row, git_commit, render_table, write_json
 
 SECTION_RUNNERS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "data_job": data_job.run,
@@ -76,8 +77,9 @@ def main() -> int:
     except ConfigError as exc:
         log.error(str(exc))
         return 2
+    started, commit = datetime.now(UTC), git_commit(REPO_ROOT)  # the code measured is the code at the start
     rows = run(config, log)
-    path = write_json(rows, config.results_dir, asdict(config), REPO_ROOT)
+    path = write_json(rows, config.results_dir, asdict(config), REPO_ROOT, started, commit)
     sys.stdout.write("\n" + render_table(rows) + "\n\n")
     log.info("results written", extra={"path": str(path)})
     missed = [f"{r.section}: {r.case}" for r in rows if r.met is False]

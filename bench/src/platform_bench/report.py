@@ -69,13 +69,16 @@ def render_table(rows: list[Row]) -> str:
     return "\n".join([fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, body)])
 
 
-def write_json(rows: list[Row], results_dir: Path, settings: dict[str, Any], repo: Path) -> Path:
+def write_json(
+    rows: list[Row], results_dir: Path, settings: dict[str, Any], repo: Path, started: datetime, commit: str
+) -> Path:
     """bench/results/bench-<UTC time>.json and latest.json (the same content)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     document = {
-        "started": now.isoformat(timespec="seconds"),
-        "commit": git_commit(repo),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": now.isoformat(timespec="seconds"),
+        "commit": commit,
         "machine": machine(),
         "settings": settings,
         "rows": [asdict(r) for r in rows],
