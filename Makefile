@@ -11,10 +11,11 @@ endif
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-install: ## install uv (from PyPI) if missing, then the locked workspace
+install: ## install uv (from PyPI) if missing, then the locked workspace, byte-compiled (like the images)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (python3 is " + sys.version.split()[0] + ")")'
-	$(UV) sync --frozen --quiet
+	@# byte-compiled once (~30 s): every service, job and test process then starts in ~5 s instead of ~13 s
+	$(UV) sync --frozen --quiet --compile-bytecode
 
 up: install ## run the whole platform in the foreground (Ctrl-C stops it; data stays in .data/)
 	$(UV) run --frozen --no-sync platform up
@@ -22,10 +23,8 @@ up: install ## run the whole platform in the foreground (Ctrl-C stops it; data s
 pipeline: install ## run the data job and every trainer once against the running platform
 	$(UV) run --frozen --no-sync platform pipeline
 
-bench: install ## measure serving, batch, data job and training; prints a table, writes bench/results/*.json (~15 min)
+bench: install ## measure serving, batch, data job and training; prints a table, writes bench/results/*.json (~10 min)
 	@scripts/install_system_packages.sh
-	@# byte-compiled like the images (UV_COMPILE_BYTECODE=1): job start-up then measures imports, not compiling them
-	$(UV) sync --frozen --quiet --compile-bytecode
 	$(UV) run --frozen --no-sync bench
 
 services: ## install the Debian packages the tests and the bench use (chromium, prometheus, wrk); start PostgreSQL if stopped

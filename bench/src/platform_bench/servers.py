@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -130,9 +131,12 @@ def mlflow_serve(ctx: BenchContext, champion: dict[str, Any], port: int) -> Serv
     `MLFLOW_ALLOW_PICKLE_DESERIALIZATION` is true (MLflow 3.17's default; set explicitly because it is the
     switch that lets a model file choose its own trusted types, and the bench trusts its own registry)."""
     uri = f"models:/{champion['name']}/{champion['version']}"
-    cmd = [components.python_tool("mlflow"), "models", "serve", "-m", uri, "--env-manager", "local"]
+    mlflow_cli = components.python_tool("mlflow")
+    cmd = [mlflow_cli, "models", "serve", "-m", uri, "--env-manager", "local"]
     cmd += ["-h", "127.0.0.1", "-p", str(port), "-w", str(ctx.config.workers)]
-    env = {**ctx.env(), "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"}
+    # it starts `uvicorn` by name through a shell: from this environment, also when the bench runs without it on PATH
+    path = os.pathsep.join([os.path.dirname(mlflow_cli), os.environ.get("PATH", "")])
+    env = {**ctx.env(), "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true", "PATH": path}
     child = Child("mlflow-serve", cmd, env=env, log_path=ctx.logs_dir / "mlflow-serve.log")
     return Server("mlflow serve", f"http://127.0.0.1:{port}", child, http_ok(f"http://127.0.0.1:{port}/ping"))
 
