@@ -7,6 +7,7 @@ Each server is started once per test session with the same launcher `make up` us
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +127,12 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> I
     child, url = start_mlflow(tmp_path_factory.mktemp("mlflow"), logs_dir)
     yield url
     child.stop()
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Prometheus' checker (Debian package `prometheus`); the monitoring tests skip, saying why, without it."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool not installed (Debian package `prometheus`: scripts/install_system_packages.sh)")
+    return path

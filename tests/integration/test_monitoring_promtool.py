@@ -17,14 +17,6 @@ MONITORING = Path(__file__).resolve().parents[2] / "k8s_web" / "base" / "monitor
 MOUNTED_RULES = "/etc/prometheus/alert-rules.yml"  # where the ConfigMap puts alert-rules.yml in the pod
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.skip("promtool not installed (Debian package `prometheus`: scripts/install_system_packages.sh)")
-    return path
-
-
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -93,14 +92,6 @@ def exposed_names() -> dict[str, set[str]]:
         assert names, f"no metrics found in {module_name}"
         exposed[service] = names
     return exposed
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.skip("promtool not installed (Debian package `prometheus`: scripts/install_system_packages.sh)")
-    return path
 
 
 def check_parse(promtool: str, tmp_path: Path, exprs: list[tuple[str, str]]) -> None:

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from local_platform import components
 from local_platform.processes import Child, http_ok
 from platform_bench.context import BenchContext
@@ -39,16 +37,6 @@ class Server:
 
     def url(self, path: str) -> str:
         return self.base_url + path
-
-
-def _status_200(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            return requests.get(url, timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    return check
 
 
 def _metrics_dir(ctx: BenchContext, name: str, port: int) -> str:
@@ -82,6 +70,12 @@ def running(*servers: Server) -> Iterator[None]:
             server.child.stop()
 
 
+def _gunicorn(ctx: BenchContext, name: str, app: str, port: int) -> Child:
+    """`app` under mlapp's gunicorn configuration, as `make up` starts mlapp."""
+    env = gunicorn_env(ctx, name, port)
+    return components.gunicorn_service(name, app, port, env, ctx.logs_dir / f"{name}.log", config=MLAPP_CONF)
+
+
 def start_mlapp(ctx: BenchContext) -> Server:
     """mlapp serving the champion alias on the stack's mlapp port, shared by every section that needs it: started
     once (its start-up, imports and model download, takes tens of seconds) and owned by the stack, which stops it
@@ -89,15 +83,9 @@ def start_mlapp(ctx: BenchContext) -> Server:
     server = ctx.shared.get(SHARED_MLAPP)
     if server is None:
         port = ctx.stack.ports.mlapp
-        child = components.gunicorn_service(
-            "mlapp",
-            "mlapp.app:create_app()",
-            port,
-            gunicorn_env(ctx, "mlapp", port),
-            ctx.logs_dir / "mlapp.log",
-            config=MLAPP_CONF,
-        )
-        server = Server("mlapp", f"http://127.0.0.1:{port}", child, _status_200(f"http://127.0.0.1:{port}/readyz"))
+        child = _gunicorn(ctx, "mlapp", "mlapp.app:create_app()", port)
+        # /readyz is 503 until the model is loaded, which http_ok counts as not ready
+        server = Server("mlapp", f"http://127.0.0.1:{port}", child, http_ok(f"http://127.0.0.1:{port}/readyz"))
         ctx.stack.children.append(child)
         child.start()
         ctx.shared[SHARED_MLAPP] = server
@@ -113,14 +101,7 @@ def mlapp(ctx: BenchContext) -> Server:
 
 def ceiling(ctx: BenchContext, port: int) -> Server:
     """The constant-answer Flask app under mlapp's own gunicorn configuration."""
-    child = components.gunicorn_service(
-        "ceiling",
-        "platform_bench.ceiling_app:create_app()",
-        port,
-        gunicorn_env(ctx, "ceiling", port),
-        ctx.logs_dir / "ceiling.log",
-        config=MLAPP_CONF,
-    )
+    child = _gunicorn(ctx, "ceiling", "platform_bench.ceiling_app:create_app()", port)
     return Server("flask ceiling", f"http://127.0.0.1:{port}", child, components.service_ready(port))
 
 

@@ -164,8 +164,9 @@ def validate_records(raws: Sequence[Any]) -> RecordBatch:
     (it also accepts numbers written as text, for example) and words the errors.
     """
     n = len(raws)
-    rows = [raw if isinstance(raw, Mapping) else {} for raw in raws]
-    suspect = np.fromiter((not isinstance(raw, Mapping) for raw in raws), dtype=bool, count=n)
+    rows = [raw if isinstance(raw, Mapping) else None for raw in raws]
+    suspect = np.fromiter((row is None for row in rows), dtype=bool, count=n)
+    rows = [{} if row is None else row for row in rows]
     columns: dict[str, Any] = {}
     for spec in INPUT_FIELDS:
         values = [row.get(spec.name) for row in rows]
