@@ -53,7 +53,7 @@ def test_bad_rows_get_line_numbers_and_reasons_while_good_rows_pass():
     reasons = {r.line: r.reason for r in report.rejected}
     assert reasons == {
         3: "sqft_living: must be a number (got 'lots')",
-        4: "price: must be at least 0 (got -5)",
+        4: "price: must be greater than 0 (got -5)",
         5: "has 3 values, the header has 18",
     }
     quarantine = report.rejected_csv().decode().splitlines()

@@ -53,7 +53,7 @@ def test_a_mixed_file_gets_a_report_and_only_its_good_rows_are_stored(client: Fl
     assert response.status_code == 200
     text = ws.text_of(response.get_data(as_text=True))
     assert "Rows accepted 3" in text and "Rows rejected 3" in text
-    assert "5 price: must be at least 0 (got -5)" in text
+    assert "5 price: must be greater than 0 (got -5)" in text
     assert "6 bedrooms: must be a number (got 'three')" in text
     assert "7 has 14 values, the header has 18" in text
 

@@ -20,6 +20,7 @@ from common.schema import (
     TEXT_FIELDS,
     TRAINING_COLUMNS,
     RecordInvalid,
+    screen,
     validate_record,
 )
 
@@ -63,30 +64,18 @@ def _decode(data: bytes, source: str) -> str:
 
 
 def _suspect_mask(frame: pd.DataFrame, require_price: bool) -> np.ndarray:
-    """True for rows that may break a rule; false only for rows certain to pass."""
-    suspect = np.zeros(len(frame), dtype=bool)
-    numbers: dict[str, pd.Series] = {}
+    """True for rows that may break a rule (the schema's column-wise `screen`); false only for rows certain to
+    pass."""
     specs = [*INPUT_FIELDS, PRICE] if require_price else list(INPUT_FIELDS)
+    numbers: dict[str, np.ndarray] = {}
+    lengths: dict[str, np.ndarray] = {}
     for spec in specs:
-        column = frame[spec.name]
+        stripped = frame[spec.name].str.strip()
         if spec.is_text:
-            stripped = column.str.strip()
-            suspect |= (stripped.str.len() == 0).to_numpy() | (stripped.str.len() > 200).to_numpy()
-            continue
-        values = pd.to_numeric(column.str.strip(), errors="coerce").astype("float64")
-        numbers[spec.name] = values
-        bad = values.isna() | ~np.isfinite(values)
-        if spec.kind == "int":
-            bad |= values != np.floor(values)
-        bad |= values < spec.minimum
-        bad |= values > spec.maximum
-        if spec.name == PRICE.name:
-            bad |= values <= 0
-        suspect |= bad.fillna(True).to_numpy()
-    built, renovated = numbers["yr_built"], numbers["yr_renovated"]
-    suspect |= ((renovated > 0) & (renovated < built)).to_numpy()
-    suspect |= (numbers["sqft_above"] > numbers["sqft_living"]).to_numpy()
-    return suspect
+            lengths[spec.name] = stripped.str.len().to_numpy()
+        else:
+            numbers[spec.name] = pd.to_numeric(stripped, errors="coerce").astype("float64").to_numpy()
+    return screen(numbers, lengths, len(frame))
 
 
 def _typed(frame: pd.DataFrame, require_price: bool) -> pd.DataFrame:
@@ -152,10 +141,13 @@ def validate_csv(data: bytes, source: str, *, require_price: bool = True) -> Csv
     for index in np.flatnonzero(suspect):
         raw = dict(zip(required, rows[index], strict=True))
         try:
-            validate_record(raw, require_price=require_price)
-            keep[index] = True
+            clean = validate_record(raw, require_price=require_price)
         except RecordInvalid as exc:
             rejected.append(Rejected(lines[index], str(exc), raw))
+            continue
+        keep[index] = True
+        # Written back in a form `_typed` reads (a number like "1_000" passes float() but not pandas).
+        frame.iloc[index] = [str(clean[name]) for name in required]
     rejected.sort(key=lambda r: r.line)
     accepted = _typed(frame[keep], require_price)
     for name in TEXT_FIELDS:

@@ -1,38 +1,105 @@
-"""The house record: 16 input fields plus the price, with per-field rules a person can read.
+"""The house record: 16 input fields plus the price, and the one table of rules every validator is derived from.
 
-The same rule table drives the single-record check (HTTP input, events) and the vectorised check of whole
-CSV files (`common.csv_validation`), so both say the same thing about the same value.
+Each rule is written once as a `Check` whose test works on a single value and, element-wise, on a numpy or
+pandas column alike. Three validators are derived from the table:
+- `validate_record`: one record (HTTP input, events, forms); decides and words every error;
+- `validate_records`: a batch (`/predict/batch`, inference tensors), screened column-wise by `screen`;
+- `common.csv_validation.validate_csv`: whole CSV files, screened column-wise by the same `screen`.
+The screen only passes records certain to pass; every other record goes through `validate_record`, so a rule
+added to the table reaches all three, with the same verdict and the same message.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from common.contracts.base import InputInvalid
+
 SCHEMA_VERSION = 1
+JSON_KINDS = {dict: "an object", list: "an array"}
 MAX_TEXT_LENGTH = 200
 LATEST_YEAR = 2100
 
 
 @dataclass(frozen=True)
+class Check:
+    """One rule: `holds(value)` is true where the rule is kept, for a number or a column of them (element-wise,
+    so only `&`, `|`, `==` and comparisons are used); `message(value)` says what is wrong with one value."""
+
+    holds: Callable[[Any], Any]
+    message: Callable[[Any], str]
+
+
+def _finite(v: Any) -> Any:
+    return (v - v) == 0  # inf - inf and nan - nan are nan; written so it works on floats and arrays alike
+
+
+def shown(v: float) -> str:
+    """A number as a message shows it: whole numbers in full (1000000000, not 1e+09), others as `:g` does."""
+    return str(int(v)) if v % 1 == 0 and abs(v) < 1e15 else f"{v:g}"
+
+
+def _number_checks(kind: str, minimum: float, maximum: float, exclusive_minimum: bool) -> tuple[Check, ...]:
+    low, high = shown(minimum), shown(maximum)
+    checks = [Check(_finite, lambda v: "must be a finite number")]
+    if kind == "int":
+        checks.append(Check(lambda v: v % 1 == 0, lambda v: f"must be a whole number (got {shown(v)})"))
+    if exclusive_minimum:
+        checks.append(Check(lambda v: v > minimum, lambda v: f"must be greater than {low} (got {shown(v)})"))
+    else:
+        checks.append(Check(lambda v: v >= minimum, lambda v: f"must be at least {low} (got {shown(v)})"))
+    checks.append(Check(lambda v: v <= maximum, lambda v: f"must be at most {high} (got {shown(v)})"))
+    return tuple(checks)
+
+
+# Text rules test the trimmed text's length.
+TEXT_CHECKS: tuple[Check, ...] = (
+    Check(lambda n: n > 0, lambda n: "is required"),
+    Check(lambda n: n <= MAX_TEXT_LENGTH, lambda n: f"must be at most {MAX_TEXT_LENGTH} characters (got {n})"),
+)
+
+
+@dataclass(frozen=True)
 class FieldSpec:
-    """One input field: its type, the range a real house can have, and how a form presents it."""
+    """One field: its type, the range a real house can have, and how a form presents it."""
 
     name: str
     kind: str  # "int", "float" or "text"
     label: str
     example: Any
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: float = 0
+    maximum: float = 0
     step: float | None = None
+    exclusive_minimum: bool = False  # the value must be greater than `minimum`, not equal to it
+    checks: tuple[Check, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        checks = (
+            TEXT_CHECKS
+            if self.is_text
+            else _number_checks(self.kind, self.minimum, self.maximum, self.exclusive_minimum)
+        )
+        object.__setattr__(self, "checks", checks)
 
     @property
     def is_text(self) -> bool:
         return self.kind == "text"
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """A rule between fields, applied once each field in `needs` passed its own rules; `holds` takes the record
+    (or a mapping of columns) and the error is reported on `field`."""
+
+    field: str
+    needs: tuple[str, ...]
+    holds: Callable[[Mapping[str, Any]], Any]
+    message: Callable[[Mapping[str, Any]], str]
 
 
 INPUT_FIELDS: tuple[FieldSpec, ...] = (
@@ -53,7 +120,22 @@ INPUT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("statezip", "text", "State and ZIP", "WA 98133"),
     FieldSpec("country", "text", "Country", "USA"),
 )
-PRICE = FieldSpec("price", "float", "Price (USD)", 462000, 0, 1_000_000_000)
+PRICE = FieldSpec("price", "float", "Price (USD)", 462000, 0, 1_000_000_000, exclusive_minimum=True)
+
+CROSS_CHECKS: tuple[CrossCheck, ...] = (
+    CrossCheck(
+        "yr_renovated",
+        ("yr_renovated", "yr_built"),
+        lambda r: (r["yr_renovated"] == 0) | (r["yr_renovated"] >= r["yr_built"]),
+        lambda r: f"cannot be before yr_built ({r['yr_built']}); use 0 for never renovated",
+    ),
+    CrossCheck(
+        "sqft_above",
+        ("sqft_above", "sqft_living"),
+        lambda r: r["sqft_above"] <= r["sqft_living"],
+        lambda r: f"cannot exceed sqft_living ({r['sqft_living']})",
+    ),
+)
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in INPUT_FIELDS)
 NUMERIC_FIELDS: tuple[str, ...] = tuple(f.name for f in INPUT_FIELDS if not f.is_text)
@@ -62,15 +144,19 @@ TRAINING_COLUMNS: tuple[str, ...] = (*FIELD_NAMES, PRICE.name)
 FIELDS_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in (*INPUT_FIELDS, PRICE)}
 
 
-class RecordInvalid(ValueError):
+class RecordInvalid(InputInvalid):
     """A record broke one or more field rules; `fields` maps each bad field to its message."""
 
-    def __init__(self, fields: dict[str, str]):
-        self.fields = fields
-        super().__init__("; ".join(f"{name}: {msg}" for name, msg in fields.items()))
+
+def _first_broken(checks: tuple[Check, ...], value: Any) -> str | None:
+    for check in checks:
+        if not check.holds(value):
+            return check.message(value)
+    return None
 
 
-def _number(spec: FieldSpec, raw: Any) -> tuple[float | int | None, str | None]:
+def number_value(spec: FieldSpec, raw: Any) -> tuple[float | int | None, str | None]:
+    """A number sent as JSON or typed as text -> (typed value, None) or (None, message)."""
     if isinstance(raw, bool):
         return None, "must be a number, not true/false"
     if isinstance(raw, str):
@@ -79,44 +165,33 @@ def _number(spec: FieldSpec, raw: Any) -> tuple[float | int | None, str | None]:
             return None, "is required"
     try:
         value = float(raw)
+    except OverflowError:
+        return None, f"must be at most {shown(spec.maximum)} (got a number with {len(str(raw))} digits)"
     except (TypeError, ValueError):
-        return None, f"must be a number (got {str(raw)[:40]!r})"
-    if not math.isfinite(value):
-        return None, "must be a finite number"
-    if spec.kind == "int":
-        if value != int(value):
-            return None, f"must be a whole number (got {value:g})"
-        value = int(value)
-    if spec.minimum is not None and value < spec.minimum:
-        return None, f"must be at least {spec.minimum:g} (got {value:g})"
-    if spec.name == PRICE.name and value <= 0:
-        return None, f"must be greater than 0 (got {value:g})"
-    if spec.maximum is not None and value > spec.maximum:
-        return None, f"must be at most {spec.maximum:g} (got {value:g})"
-    return value, None
+        # Containers are named, not printed: printing a deeply nested one would itself fail.
+        got = repr(str(raw)[:40]) if isinstance(raw, str | int | float) else JSON_KINDS.get(type(raw), "a value")
+        return None, f"must be a number (got {got})"
+    error = _first_broken(spec.checks, value)
+    if error:
+        return None, error
+    return (int(value) if spec.kind == "int" else value), None
 
 
-def _text(raw: Any) -> tuple[str | None, str | None]:
+def text_value(raw: Any) -> tuple[str | None, str | None]:
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         return None, "must be text"
     value = str(raw).strip()
-    if not value:
-        return None, "is required"
-    if len(value) > MAX_TEXT_LENGTH:
-        return None, f"must be at most {MAX_TEXT_LENGTH} characters (got {len(value)})"
-    return value, None
+    error = _first_broken(TEXT_CHECKS, len(value))
+    return (None, error) if error else (value, None)
 
 
 def cross_field_errors(record: Mapping[str, Any]) -> dict[str, str]:
-    """Rules that involve two fields; applied only when both fields passed their own rules."""
-    errors: dict[str, str] = {}
-    built, renovated = record.get("yr_built"), record.get("yr_renovated")
-    if isinstance(built, int) and isinstance(renovated, int) and 0 < renovated < built:
-        errors["yr_renovated"] = f"cannot be before yr_built ({built}); use 0 for never renovated"
-    living, above = record.get("sqft_living"), record.get("sqft_above")
-    if isinstance(living, int) and isinstance(above, int) and above > living:
-        errors["sqft_above"] = f"cannot exceed sqft_living ({living})"
-    return errors
+    """The cross-field rules whose fields all passed their own rules."""
+    return {
+        rule.field: rule.message(record)
+        for rule in CROSS_CHECKS
+        if all(name in record for name in rule.needs) and not rule.holds(record)
+    }
 
 
 def validate_record(raw: Mapping[str, Any], *, require_price: bool = False) -> dict[str, Any]:
@@ -133,7 +208,7 @@ def validate_record(raw: Mapping[str, Any], *, require_price: bool = False) -> d
         if spec.name not in raw or raw[spec.name] is None:
             errors[spec.name] = "is required"
             continue
-        value, error = _text(raw[spec.name]) if spec.is_text else _number(spec, raw[spec.name])
+        value, error = text_value(raw[spec.name]) if spec.is_text else number_value(spec, raw[spec.name])
         if error:
             errors[spec.name] = error
         else:
@@ -142,6 +217,31 @@ def validate_record(raw: Mapping[str, Any], *, require_price: bool = False) -> d
     if errors:
         raise RecordInvalid(errors)
     return clean
+
+
+def validate_price(raw: Any) -> float:
+    """One price (the `price` field's rules); `RecordInvalid` with the field `price` otherwise."""
+    value, error = (None, "is required") if raw is None else number_value(PRICE, raw)
+    if error:
+        raise RecordInvalid({PRICE.name: error})
+    return float(value)  # type: ignore[arg-type]
+
+
+def screen(numbers: Mapping[str, Any], text_lengths: Mapping[str, Any], size: int) -> np.ndarray:
+    """True for the records that may break a rule, from columns: `numbers` as float arrays (NaN where a value is
+    not a plain number), `text_lengths` the trimmed texts' lengths. False only where every check holds."""
+    suspect = np.zeros(size, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for name, values in numbers.items():
+            for check in FIELDS_BY_NAME[name].checks:
+                suspect |= ~np.asarray(check.holds(values), dtype=bool)
+        for lengths in text_lengths.values():
+            for check in TEXT_CHECKS:
+                suspect |= ~np.asarray(check.holds(lengths), dtype=bool)
+        for rule in CROSS_CHECKS:
+            if all(name in numbers for name in rule.needs):
+                suspect |= ~np.asarray(rule.holds(numbers), dtype=bool)
+    return suspect
 
 
 @dataclass
@@ -155,40 +255,37 @@ class RecordBatch:
     errors: dict[int, dict[str, str]]
 
 
-def validate_records(raws: Sequence[Any]) -> RecordBatch:
-    """`validate_record` for many records at once, with the same rules, values and messages.
+def _plain_numbers(values: list[Any]) -> np.ndarray:
+    """Plain JSON numbers as floats; anything else (text, bool, None, an int too large for a float) as NaN, which
+    makes the record suspect so that `validate_record` decides."""
+    try:
+        return np.array([v if type(v) is int or type(v) is float else math.nan for v in values], np.float64)
+    except OverflowError:
+        big = 2.0**1000
+        return np.array([v if type(v) is float or (type(v) is int and -big < v < big) else math.nan for v in values])
 
-    A column-wise screen passes the common case quickly: a record passes it only if every number is an int or
-    float within its range (whole where the field is whole), every text is a str of allowed length, and the
-    cross-field rules hold. Every record the screen does not pass goes through `validate_record`, which decides
-    (it also accepts numbers written as text, for example) and words the errors.
-    """
+
+def validate_records(raws: Sequence[Any]) -> RecordBatch:
+    """`validate_record` for many records at once, with the same rules, values and messages (see `screen`)."""
     n = len(raws)
-    rows = [raw if isinstance(raw, Mapping) else None for raw in raws]
-    suspect = np.fromiter((row is None for row in rows), dtype=bool, count=n)
-    rows = [{} if row is None else row for row in rows]
-    columns: dict[str, Any] = {}
+    rows = [raw if isinstance(raw, Mapping) else {} for raw in raws]
+    not_objects = np.fromiter((not isinstance(raw, Mapping) for raw in raws), dtype=bool, count=n)
+    numbers: dict[str, np.ndarray] = {}
+    texts: dict[str, list[str]] = {}
     for spec in INPUT_FIELDS:
         values = [row.get(spec.name) for row in rows]
         if spec.is_text:
-            texts = [v.strip() if type(v) is str else "" for v in values]
-            suspect |= np.fromiter((not 0 < len(t) <= MAX_TEXT_LENGTH for t in texts), dtype=bool, count=n)
-            columns[spec.name] = texts
-            continue
-        try:
-            numbers = np.array([v if type(v) is int or type(v) is float else math.nan for v in values], np.float64)
-        except OverflowError:  # an int too large for a float: let the per-record rules word it
-            numbers = np.full(n, math.nan)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(numbers) | (numbers < spec.minimum) | (numbers > spec.maximum)
-            if spec.kind == "int":
-                bad |= numbers != np.floor(numbers)
-        suspect |= bad
-        columns[spec.name] = np.where(bad, 0, numbers).astype(np.int64) if spec.kind == "int" else numbers
-    built, renovated = columns["yr_built"], columns["yr_renovated"]
-    suspect |= (renovated > 0) & (renovated < built)
-    suspect |= columns["sqft_above"] > columns["sqft_living"]
+            texts[spec.name] = [v.strip() if type(v) is str else "" for v in values]
+        else:
+            numbers[spec.name] = _plain_numbers(values)
+    lengths = {name: np.fromiter(map(len, column), dtype=np.int64, count=n) for name, column in texts.items()}
+    suspect = not_objects | screen(numbers, lengths, n)
 
+    columns: dict[str, Any] = {**texts}
+    for spec in INPUT_FIELDS:
+        if not spec.is_text:
+            values = np.where(suspect, 0, numbers[spec.name])
+            columns[spec.name] = values.astype(np.int64) if spec.kind == "int" else values
     errors: dict[int, dict[str, str]] = {}
     for index in np.flatnonzero(suspect).tolist():
         try:
@@ -198,4 +295,4 @@ def validate_records(raws: Sequence[Any]) -> RecordBatch:
             continue
         for name, value in clean.items():
             columns[name][index] = value
-    return RecordBatch(n, columns, errors)
+    return RecordBatch(n, {name: columns[name] for name in FIELD_NAMES}, errors)
