@@ -81,7 +81,7 @@ def test_bad_record_is_422_naming_every_bad_field(client: FlaskClient) -> None:
 def test_a_body_that_is_not_a_json_object_is_refused_clearly(client: FlaskClient) -> None:
     not_json = client.post("/predict", data="bedrooms=3", content_type="application/x-www-form-urlencoded")
     assert not_json.status_code == 400
-    assert "must be JSON" in not_json.json["error"]
+    assert "not valid JSON" in not_json.json["error"]
     a_list = client.post("/predict", json=[fx.record()])
     assert a_list.status_code == 422 and a_list.json["fields"] == {
         "record": "must be a JSON object with the house fields"

@@ -29,8 +29,9 @@ def test_prices_people_type_are_understood(raw, value) -> None:
         ("-5", "must be greater than 0 (got -5)"),
         ("nan", "must be a finite number"),
         ("inf", "must be a finite number"),
-        (True, "must be a number"),
-        ("5e9", "must be at most 1,000,000,000"),
+        (True, "must be a number, not true/false"),
+        ("5e9", "must be at most 1000000000 (got 5000000000)"),
+        ("$1,500,000,000", "must be at most 1000000000 (got 1500000000)"),
     ],
 )
 def test_bad_prices_get_a_message(raw, message) -> None:

@@ -1,4 +1,5 @@
-"""Versioned event envelopes exchanged over Pub/Sub, defined once for every producer and consumer.
+"""Versioned event envelopes exchanged over Pub/Sub, defined once for every producer and consumer (the payload
+models are `common.contracts.events`).
 
 An envelope is `{"event_id", "type", "schema_version", "occurred_at", "data"}`. The producer sets a UUID
 `event_id`; consumers upsert by it, so a redelivered message never duplicates data.
@@ -11,6 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from common.contracts.base import InputInvalid, Payload, parse
+from common.contracts.events import EVENT_DATA, Envelope
 
 TOPIC_PREDICTIONS = "predictions"
 TOPIC_CORRECTIONS = "corrections"
@@ -61,31 +65,28 @@ class Event:
             separators=(",", ":"),
         ).encode()
 
+    def payload(self) -> Payload:
+        """The data as its type's model; `InputInvalid` (fields under `data.`) when it does not fit."""
+        return parse(EVENT_DATA[self.type], self.data, "data")
+
     @classmethod
     def from_json(cls, payload: bytes | str) -> Event:
+        """A received envelope, checked against `common.contracts.events.Envelope`; its data is checked by the
+        consumer (`payload()`, or the consumer's own normal form), which decides what an invalid one means."""
         try:
             doc = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EventInvalid(f"not JSON: {exc}") from exc
+        except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+            raise EventInvalid(f"not JSON: {str(exc)[:200]}") from exc
         if not isinstance(doc, dict):
             raise EventInvalid("the envelope must be a JSON object")
-        missing = [k for k in ("event_id", "type", "schema_version", "occurred_at", "data") if k not in doc]
-        if missing:
-            raise EventInvalid(f"missing envelope field(s): {', '.join(missing)}")
-        if doc["type"] not in EVENT_TYPES:
-            raise EventInvalid(f"unknown event type {doc['type']!r}")
-        if doc["schema_version"] != SCHEMA_VERSION:
-            raise EventInvalid(f"unsupported schema_version {doc['schema_version']!r} (want {SCHEMA_VERSION})")
         try:
-            uuid.UUID(str(doc["event_id"]))
-        except ValueError:
-            raise EventInvalid(f"event_id {doc['event_id']!r} is not a UUID") from None
-        if not isinstance(doc["data"], dict):
-            raise EventInvalid("data must be a JSON object")
+            envelope = parse(Envelope, doc)
+        except InputInvalid as exc:
+            raise EventInvalid(f"invalid {doc.get('type', 'event')!r} envelope: {exc}") from None
         return cls(
-            type=doc["type"],
-            data=doc["data"],
-            event_id=str(doc["event_id"]),
-            schema_version=doc["schema_version"],
+            type=envelope.type,
+            data=envelope.data,
+            event_id=str(envelope.event_id),
+            schema_version=envelope.schema_version,
             occurred_at=str(doc["occurred_at"]),
         )

@@ -8,18 +8,21 @@ the request is handled. Only the services import this module (they depend on Fla
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, Response, g, has_request_context, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})  # probes and scrapes: logged at DEBUG
+MAX_JSON_DEPTH = 32  # no payload of the platform nests deeper than 4; deeper is an attack on the parser
 
 
 def request_id() -> str | None:
@@ -74,11 +77,63 @@ def install_request_log(app: Flask, service: str) -> None:
         return response
 
 
+class BodyInvalid(BadRequest):
+    """The request body is not a JSON document this platform accepts (a 400 whose message names the problem)."""
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def json_body() -> Any:
+    """The request body parsed as strict JSON, whatever its Content-Type says.
+
+    Strict: NaN and Infinity are refused, and so is nesting deeper than `MAX_JSON_DEPTH` (checked without
+    recursion, after a cheap count shows it is possible at all). The body was capped before it was read (see
+    `common.openapi`), so a huge body is a 413 here, never parsed.
+    """
+    data = request.get_data(cache=True)
+    if not data.strip():
+        raise BodyInvalid("the request body is empty; send a JSON document (Content-Type: application/json)")
+    try:
+        document = json.loads(data, parse_constant=_no_constants)
+    except RecursionError:
+        raise BodyInvalid(f"the JSON document is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the constants above, over-long integers
+        raise BodyInvalid(f"the request body is not valid JSON: {str(exc)[:200]}") from None
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _depth(document) > MAX_JSON_DEPTH:
+        raise BodyInvalid(f"the JSON document is nested more than {MAX_JSON_DEPTH} levels deep")
+    return document
+
+
+def _depth(document: Any) -> int:
+    deepest, level = 0, [document]
+    while level:
+        deepest += 1
+        level = [
+            child
+            for node in level
+            if isinstance(node, dict | list)
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return deepest
+
+
+def too_large_message() -> str:
+    limit = request.max_content_length
+    return f"the request body is too large: this route accepts at most {limit:,} bytes" if limit else "too large"
+
+
 def install_json_errors(app: Flask) -> None:
     """HTTP errors (404, 405, 413...) as `{"error": ...}`; anything unexpected as a logged 500 with the request id.
 
     Services register handlers for their own exceptions (e.g. input errors answered with 422 and `fields`)."""
     log = logging.getLogger(f"{app.name}.errors")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        return jsonify(error=too_large_message()), 413
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -13,6 +13,7 @@ import logging
 import uuid
 
 from common.blobstore import BlobStore
+from common.contracts.events import DatasetVersionCommitted
 from common.dataset_versions import Manifest, manifest_path
 from common.events import Event
 
@@ -30,7 +31,7 @@ def version_event(store: BlobStore, manifest: Manifest) -> Event:
     url = f"{store.url}/{manifest_path(manifest.version)}"
     return Event(
         type=EVENT_TYPE,
-        data={"version": manifest.version, "rows": manifest.rows, "manifest": url},
+        data=DatasetVersionCommitted(version=manifest.version, rows=manifest.rows, manifest=url).model_dump(),
         event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{url}#{manifest.created_at}")),
     )
 

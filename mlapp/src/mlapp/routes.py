@@ -1,4 +1,5 @@
-"""The HTTP contract of mlapp (DESIGN section 7): `/predict`, `/predict/batch`, `/model-info`, probes, `/metrics`.
+"""The HTTP contract of mlapp: `/predict`, `/predict/batch`, `/model-info`, probes, `/metrics`; each route's
+payloads are `common.contracts.predict` models, documented in `/openapi.json` (see `mlapp.api_doc`).
 
 No route ever answers with a price that no model computed: without a model it is 503, an input error is 422
 naming the fields, and a model that returns no usable number is a 500.
@@ -12,18 +13,22 @@ import math
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
+from common.contracts import predict as c
+from common.contracts.answers import Alive, ErrorBody
+from common.openapi import Answer, write_answers
 from common.schema import RecordBatch, RecordInvalid, validate_record, validate_records
-from common.webservice import request_id
+from common.webservice import BodyInvalid, json_body, request_id
 from mlapp import context
 from mlapp import metrics as m
+from mlapp.api_doc import API, NO_MODEL
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mlapp", __name__)
 
 MAX_REPORTED_RECORDS = 100  # a 422 for a batch names at most this many bad records
-NOT_JSON = "the request body must be JSON (Content-Type: application/json)"
+BATCH_BODY_LIMIT = 6 * 1024 * 1024  # 10,000 records of about 500 bytes each, with room to spare
 
 
 class BadBody(ValueError):
@@ -33,13 +38,6 @@ class BadBody(ValueError):
         super().__init__(message)
         self.status = status
         self.extra = extra
-
-
-def _json_body() -> Any:
-    body = request.get_json(force=True, silent=True)
-    if body is None:
-        raise BadBody(f"{NOT_JSON}; got {request.content_length or 0} bytes that are not a JSON document")
-    return body
 
 
 def _unavailable() -> tuple[Response, int]:
@@ -55,14 +53,25 @@ def _sane(price: float) -> bool:
 
 
 @bp.post("/predict")
+@API.operation(
+    "POST",
+    "/predict",
+    summary="Price one house",
+    body=c.PredictBody,
+    answers=write_answers(
+        {200: Answer(c.Prediction, "The price and the model that computed it")},
+        invalid=Answer(ErrorBody, "Invalid house record: `fields` names each bad field"),
+        unavailable=NO_MODEL,
+    ),
+)
 def predict():
     with m.ACTIVE_REQUESTS.track_inprogress():
         started = time.perf_counter()
         model = context.current().holder.current  # read once: a swap during this request does not affect it
         experiment = model.experiment if model else m.NO_EXPERIMENT
         try:
-            record = validate_record(_json_body())
-        except (RecordInvalid, BadBody):
+            record = validate_record(json_body())
+        except (RecordInvalid, BadBody, BodyInvalid):
             m.PREDICTION_REQUESTS.labels(m.STATUS_INVALID, experiment).inc()
             m.PREDICTION_ERRORS.labels(m.ERROR_INVALID, experiment).inc()
             raise
@@ -90,6 +99,18 @@ def predict():
 
 
 @bp.post("/predict/batch")
+@API.operation(
+    "POST",
+    "/predict/batch",
+    summary="Price many houses",
+    body=c.BatchBody,
+    body_limit=BATCH_BODY_LIMIT,
+    answers=write_answers(
+        {200: Answer(c.BatchPrediction, "One price per record, in order")},
+        invalid=Answer(c.BatchInvalid, "Invalid records, by index; nothing was predicted"),
+        unavailable=NO_MODEL,
+    ),
+)
 def predict_batch():
     with m.ACTIVE_REQUESTS.track_inprogress():
         started = time.perf_counter()
@@ -97,7 +118,7 @@ def predict_batch():
         experiment = model.experiment if model else m.NO_EXPERIMENT
         try:
             batch = _batch_records()
-        except (RecordInvalid, BadBody):
+        except (RecordInvalid, BadBody, BodyInvalid):
             m.BATCH_REQUESTS.labels(m.STATUS_INVALID, experiment).inc()
             raise
         if model is None:
@@ -125,7 +146,7 @@ def predict_batch():
 
 def _batch_records() -> RecordBatch:
     """The batch's typed values column by column (see `common.schema.validate_records`); any bad record is a 422."""
-    body = _json_body()
+    body = json_body()
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list):
         raise BadBody(
@@ -151,6 +172,12 @@ def _batch_records() -> RecordBatch:
 
 
 @bp.get("/model-info")
+@API.operation(
+    "GET",
+    "/model-info",
+    summary="The serving model",
+    answers={200: Answer(c.ModelInfo, "The model and its registry facts"), 503: NO_MODEL},
+)
 def model_info():
     holder = context.current().holder
     model = holder.current
@@ -170,11 +197,16 @@ def model_info():
 
 
 @bp.get("/healthz")
+@API.operation("GET", "/healthz", summary="Liveness", answers={200: Answer(Alive, "The process answers")})
 def healthz():
     return jsonify(status="ok")
 
 
+READINESS = {200: Answer(c.Ready, "A model is loaded"), 503: Answer(c.NotReady, "No model loaded yet")}
+
+
 @bp.get("/readyz")
+@API.operation("GET", "/readyz", summary="Readiness: a model is loaded", answers=READINESS)
 def readyz():
     model = context.current().holder.current
     if model is None:
@@ -183,12 +215,19 @@ def readyz():
 
 
 @bp.get("/health")
+@API.operation("GET", "/health", summary="Readiness, at the seed's path", answers=READINESS)
 def health():
     """The seed's probe path: the same answer as /readyz."""
     return readyz()
 
 
 @bp.get("/metrics")
+@API.operation(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics",
+    answers={200: Answer(None, "Prometheus text format", "text/plain")},
+)
 def metrics():
     body, content_type = m.render()
     return Response(body, headers={"Content-Type": content_type})
@@ -196,6 +235,7 @@ def metrics():
 
 def install(app: Flask) -> None:
     app.register_blueprint(bp)
+    API.install(app)
 
     @app.errorhandler(RecordInvalid)
     def _invalid(exc: RecordInvalid):

@@ -93,6 +93,7 @@ def create_app(
     formatting.install(app)
     for blueprint in (predict.bp, browse.bp, uploads.bp, api.bp, ops.bp):
         app.register_blueprint(blueprint)
+    api.API.install(app)
 
     @app.context_processor
     def _layout() -> dict:

@@ -7,13 +7,14 @@ that is not a positive finite number is never shown: it is treated as the servic
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from common.contracts.base import InputInvalid, parse
+from common.contracts.predict import Prediction as PredictionAnswer
 from common.webservice import REQUEST_ID_HEADER, request_id
 
 
@@ -114,13 +115,11 @@ class MlappClient(ServiceClient):
             raise ServiceUnavailable(
                 self.name, f"/predict answered {response.status_code}", _error_text(response), response.status_code
             )
-        result = body.get("result") if isinstance(body, dict) else None
-        model = body.get("model") if isinstance(body, dict) else None
-        if isinstance(result, bool) or not isinstance(result, int | float) or not math.isfinite(result) or result <= 0:
-            raise ServiceUnavailable(self.name, f"/predict answered without a usable price ({result!r:.60})")
-        if not isinstance(model, dict):
-            raise ServiceUnavailable(self.name, "/predict answered without the model that made the price")
-        return Prediction(result=float(result), model=model)
+        try:
+            answer = parse(PredictionAnswer, body)
+        except InputInvalid as exc:  # never show a price that is not a positive number from a known model
+            raise ServiceUnavailable(self.name, f"/predict answered outside its contract: {str(exc)[:200]}") from None
+        return Prediction(result=answer.result, model=answer.model.model_dump())
 
     def model_info(self) -> dict[str, Any]:
         response = self.request("GET", "/model-info")
@@ -136,6 +135,9 @@ class MlappClient(ServiceClient):
 
 @dataclass(frozen=True)
 class Page:
+    """One page of dbapp's `/retrieve`: flat items (the house fields, `price`, `model`, ...; see
+    `common.contracts.store.RetrieveItem`), newest first."""
+
     items: list[dict[str, Any]]
     next_cursor: str | None
     has_more: bool
@@ -154,10 +156,10 @@ class DbappClient(ServiceClient):
         body = self.json_of(response, path)
         if response.status_code == 422 and isinstance(body, dict):
             raise InputRejected(str(body.get("error") or "invalid page"), _fields(body))
-        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise ServiceUnavailable(
                 self.name, f"{path} answered {response.status_code}", _error_text(response), response.status_code
             )
-        items = [item for item in body["items"] if isinstance(item, dict)]
+        items = [item for item in body["data"] if isinstance(item, dict)]
         cursor = body.get("next_cursor")
         return Page(items=items, next_cursor=str(cursor) if cursor else None, has_more=bool(body.get("has_more")))

@@ -9,7 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from common.webservice import request_id
+from common.webservice import request_id, too_large_message
 from webapp.metrics import ERROR_COUNT
 from webapp.views import uploads
 
@@ -52,7 +52,7 @@ def install(app: Flask) -> None:
         if request.path == "/upload":
             return uploads.too_large()
         if wants_json():
-            return jsonify(error="the request body is too large"), 413
+            return jsonify(error=too_large_message()), 413
         return _page(413, "What you sent is too large.")
 
     @app.errorhandler(HTTPException)

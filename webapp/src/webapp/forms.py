@@ -7,14 +7,22 @@ prediction's event id in one signed token: the correction that comes back is exa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from common.schema import FIELD_NAMES, FIELDS_BY_NAME, INPUT_FIELDS, PRICE, FieldSpec, RecordInvalid, validate_record
+from common.schema import (
+    FIELD_NAMES,
+    FIELDS_BY_NAME,
+    INPUT_FIELDS,
+    PRICE,
+    FieldSpec,
+    RecordInvalid,
+    number_value,
+    validate_record,
+)
 
 CORRECTION_TOKEN_MAX_AGE = 7 * 24 * 3600
 _TOKEN_SALT = "webapp.correction.v1"
@@ -50,28 +58,15 @@ def house_record(form: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any
 
 
 def parse_price(raw: Any) -> tuple[float | None, str | None]:
-    """A price a person typed (`500000`, `$500,000`, `500 000`) or sent as JSON -> (value, None) or (None, message)."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None, "is required"
-    if isinstance(raw, bool):
-        return None, "must be a number"
+    """A price a person typed (`500000`, `$500,000`, `500 000`) or sent as JSON -> (value, None) or (None, message).
+
+    Only the typing is forgiven here (currency sign, thousands separators); the rules are the schema's."""
     if isinstance(raw, str):
-        cleaned = raw.strip().replace(",", "").replace(" ", "").replace("\u00a0", "").removeprefix("$")
-        try:
-            value = float(cleaned)
-        except ValueError:
-            return None, f"must be a number (got {raw.strip()[:40]!r})"
-    elif isinstance(raw, int | float):
-        value = float(raw)
-    else:
-        return None, "must be a number"
-    if not math.isfinite(value):
-        return None, "must be a finite number"
-    if value <= 0:
-        return None, f"must be greater than 0 (got {value:g})"
-    if PRICE.maximum is not None and value > PRICE.maximum:
-        return None, f"must be at most {PRICE.maximum:,.0f}"
-    return value, None
+        raw = raw.strip().replace(",", "").replace(" ", "").replace("\u00a0", "").removeprefix("$")
+    if raw is None or raw == "":
+        return None, "is required"
+    value, error = number_value(PRICE, raw)
+    return (None, error) if error else (float(value), None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from common.contracts.events import CorrectionSubmitted, PredictionMade
+from common.contracts.house import ModelRef
 from common.events import Event
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,8 @@ class BusUnavailable(RuntimeError):
 
 
 def prediction_event(record: dict[str, Any], result: float, model: dict[str, Any]) -> Event:
-    return Event(type="prediction.made", data={"record": record, "result": result, "model": model})
+    data = PredictionMade(record=record, result=result, model=ModelRef.model_validate(model))
+    return Event(type="prediction.made", data=data.model_dump(mode="json"))
 
 
 def correction_event(
@@ -33,16 +36,14 @@ def correction_event(
     prediction_event_id: str | None = None,
     model: dict[str, Any] | None = None,
 ) -> Event:
-    return Event(
-        type="correction.submitted",
-        data={
-            "record": record,
-            "predicted_price": predicted_price,
-            "corrected_price": corrected_price,
-            "prediction_event_id": prediction_event_id,
-            "model": model,
-        },
+    data = CorrectionSubmitted(
+        record=record,
+        predicted_price=predicted_price,
+        corrected_price=corrected_price,
+        prediction_event_id=prediction_event_id,
+        model=ModelRef.model_validate(model) if model is not None else None,
     )
+    return Event(type="correction.submitted", data=data.model_dump(mode="json"))
 
 
 def publish(bus: EventBus, event: Event, timeout: float) -> str:

@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 from common import registry
 from common.blobstore import open_store
 from common.bus import Publisher
+from common.contracts.events import ModelPromoted
 from common.dataset_versions import committed_versions, load_versions
 from common.events import Event
 from common.features import HouseFeatures
@@ -388,14 +389,14 @@ def _publish(
     mlapp also polls the alias."""
     event = Event(
         "model.promoted",
-        {
-            "name": settings.model_name,
-            "version": model_version,
-            "family": family,
-            "dataset_version": dataset_version,
-            "holdout_mae": holdout_eval.mae,
-            "previous_version": decision.compared_with_version,
-        },
+        ModelPromoted(
+            name=settings.model_name,
+            version=model_version,
+            family=family,
+            dataset_version=dataset_version,
+            holdout_mae=holdout_eval.mae,
+            previous_version=decision.compared_with_version,
+        ).model_dump(),
     )
     try:
         publisher.publish(event)

@@ -9,19 +9,30 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
+from common.contracts import webapp_api as w
+from common.contracts.answers import ErrorBody
+from common.contracts.base import InputInvalid, parse
+from common.openapi import Answer, ApiDoc, write_answers
 from common.schema import RecordInvalid, validate_record
+from common.webservice import json_body
 from webapp import actions, context
 from webapp.clients import InputRejected, ServiceUnavailable
-from webapp.forms import CorrectionContext, parse_price
+from webapp.forms import CorrectionContext
 from webapp.metrics import CORRECTION_REQUESTS, ERROR_COUNT, PREDICTION_REQUESTS
 from webapp.publishing import BusUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-MAX_ID_LENGTH = 128
+API = ApiDoc(
+    title="webapp API",
+    version="1",
+    description="For programs: price a house (the prediction is recorded) and send corrections. No cookies or "
+    "CSRF token; errors are JSON objects.",
+    prefix="/api",
+)
 
 
 class BadRequest(ValueError):
@@ -40,7 +51,7 @@ def _bad_request(exc: BadRequest):
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object (Content-Type: application/json)")
     return body
@@ -56,6 +67,17 @@ def _unavailable(exc: ServiceUnavailable):
 
 
 @bp.post("/predict")
+@API.operation(
+    "POST",
+    "/predict",
+    summary="Price one house and record the prediction",
+    body=w.ApiPredictBody,
+    answers=write_answers(
+        {200: Answer(w.ApiPrediction, "The price, the model and the prediction's event id")},
+        invalid=Answer(ErrorBody, "Invalid house record: `fields` names each bad field"),
+        unavailable=Answer(ErrorBody, "The price service is not available"),
+    ),
+)
 def predict():
     PREDICTION_REQUESTS.inc()
     try:
@@ -72,37 +94,27 @@ def predict():
 
 
 def _correction(body: dict[str, Any]) -> tuple[CorrectionContext, float]:
-    errors: dict[str, str] = {}
-    record: dict[str, Any] | None = None
-    if body.get("record") is None:
-        errors["record"] = "is required (an object with the 16 house fields)"
-    else:
-        try:
-            record = validate_record(body["record"])
-        except RecordInvalid as exc:
-            errors.update({("record" if k == "record" else f"record.{k}"): v for k, v in exc.fields.items()})
-    corrected, error = parse_price(body.get("corrected_price"))
-    if error:
-        errors["corrected_price"] = error
-    predicted = None
-    if body.get("predicted_price") is not None:
-        predicted, error = parse_price(body["predicted_price"])
-        if error:
-            errors["predicted_price"] = error
-    event_id = body.get("prediction_event_id")
-    valid_id = isinstance(event_id, str) and event_id.strip() and len(event_id) <= MAX_ID_LENGTH
-    if event_id is not None and not valid_id:
-        errors["prediction_event_id"] = f"must be a non-empty string of at most {MAX_ID_LENGTH} characters"
-    model = body.get("model")
-    if model is not None and not isinstance(model, dict):
-        errors["model"] = "must be an object (name, version, family)"
-    if errors or record is None or corrected is None:
-        raise BadRequest("invalid correction: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), 422, errors)
-    carried = CorrectionContext(record, predicted, event_id.strip() if event_id else None, model)
-    return carried, corrected
+    try:
+        parsed = parse(w.CorrectionBody, body)
+    except InputInvalid as exc:
+        raise BadRequest(f"invalid correction: {exc}", 422, exc.fields) from None
+    model = parsed.model.model_dump() if parsed.model else None
+    carried = CorrectionContext(parsed.record, parsed.predicted_price, parsed.prediction_event_id, model)
+    return carried, parsed.corrected_price
 
 
 @bp.post("/corrections")
+@API.operation(
+    "POST",
+    "/corrections",
+    summary="Send the real price of a house",
+    body=w.CorrectionBody,
+    answers=write_answers(
+        {202: Answer(w.CorrectionAccepted, "Accepted: published for storage")},
+        invalid=Answer(ErrorBody, "Invalid correction: `fields` names each bad field"),
+        unavailable=Answer(ErrorBody, "The correction could not be recorded right now"),
+    ),
+)
 def corrections():
     CORRECTION_REQUESTS.inc()
     carried, corrected = _correction(_body())

@@ -1,4 +1,5 @@
-"""Probes and metrics: `/healthz` (the process answers), `/readyz` (it can serve), `/metrics` (Prometheus)."""
+"""Probes and metrics: `/healthz` (the process answers), `/readyz` (it can serve; also `/health`, the seed
+system's name for it), `/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def healthz():
 
 
 @bp.get("/readyz")
+@bp.get("/health")
 def readyz():
     """Ready once the app is built with its event publisher. mlapp and dbapp are reported, not required: pages
     say plainly when one of them is down, and corrections only need the bus."""

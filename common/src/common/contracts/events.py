@@ -1,0 +1,55 @@
+"""The data of each event type on the bus, and the envelope around it (`common.events.Event` reads and writes
+envelopes; producers build the data with these models, consumers get it validated by `Event.from_json`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from common.contracts.base import Payload
+from common.contracts.store import CorrectionDocument, PredictionDocument
+
+
+class Envelope(Payload):
+    """`{"event_id", "type", "schema_version", "occurred_at", "data"}`: consumers upsert by `event_id`."""
+
+    event_id: UUID
+    type: Literal["prediction.made", "correction.submitted", "dataset.version.committed", "model.promoted"]
+    schema_version: Literal[1]
+    occurred_at: datetime
+    data: dict
+
+
+# A prediction or correction event carries exactly what dbapp stores.
+PredictionMade = PredictionDocument
+CorrectionSubmitted = CorrectionDocument
+
+
+class DatasetVersionCommitted(Payload):
+    """The data job committed a dataset version (topic `dataset-versions`)."""
+
+    version: int = Field(ge=1)
+    rows: int = Field(ge=0)
+    manifest: str = Field(min_length=1, max_length=2048, description="URL of the version's manifest")
+
+
+class ModelPromoted(Payload):
+    """A model version became the champion (topic `model-promotions`)."""
+
+    name: str = Field(min_length=1, max_length=128)
+    version: int = Field(ge=1)
+    family: str | None = Field(default=None, max_length=64)
+    dataset_version: int | None = None
+    holdout_mae: float | None = None
+    previous_version: int | None = None
+
+
+EVENT_DATA: dict[str, type[Payload]] = {
+    "prediction.made": PredictionMade,
+    "correction.submitted": CorrectionSubmitted,
+    "dataset.version.committed": DatasetVersionCommitted,
+    "model.promoted": ModelPromoted,
+}
