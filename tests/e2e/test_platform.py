@@ -176,7 +176,7 @@ def test_sigterm_stops_everything_and_a_restart_keeps_all_data(platform) -> None
         running.wait_ready(again, log_name="platform-up-2.log", timeout=300)
         assert len(_model_versions(running)) == versions_before
         corrections = requests.get(running.url("DBAPP_PORT") + "/retrieve/collection_2", timeout=10).json()
-        assert corrections["items"] == corrections_before["items"]
+        assert corrections["data"] == corrections_before["data"]
         answer = requests.post(running.url("MLAPP_PORT") + "/predict", json=HOUSE, timeout=10)
         assert answer.status_code == 200, answer.text
     finally:

@@ -131,7 +131,8 @@ def dbapp_server(env: dict[str, str], log_path: Path, workers: int = 2) -> Itera
 
 
 def page_all(url: str, limit: int) -> list[dict[str, Any]]:
-    """Every item of a paginated dbapp route, following `next_cursor` while `has_more`."""
+    """Every item of a paginated dbapp route (`data` of `/retrieve`, `items` of `/corrections`), following
+    `next_cursor` while `has_more`."""
     items: list[dict[str, Any]] = []
     after = None
     for _ in range(1000):
@@ -141,7 +142,7 @@ def page_all(url: str, limit: int) -> list[dict[str, Any]]:
         response = requests.get(url, params=params, timeout=10)
         assert response.status_code == 200, response.text
         body = response.json()
-        items.extend(body["items"])
+        items.extend(body["data"] if "data" in body else body["items"])
         if not body["has_more"]:
             return items
         after = body["next_cursor"]

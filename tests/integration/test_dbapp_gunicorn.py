@@ -70,8 +70,8 @@ def test_dbapp_under_gunicorn(tmp_path: Path, logs_dir: Path) -> None:
         assert [c["event_id"] for c in corrections] == [
             e for e, d in sorted(stored.items(), key=lambda kv: int(kv[1]["cursor"])) if "corrected_price" in d
         ]
-        bad = requests.post(f"{url}/store", json={"table": "collection_9", "data": {}}, timeout=5)
-        assert bad.status_code == 422 and "collection_9" in bad.json()["fields"]["table"]
+        bad = requests.post(f"{url}/store", json={"table": "collection_9", "data": fx.prediction()}, timeout=5)
+        assert bad.status_code == 400 and "collection_9" in bad.json()["fields"]["table"]
         del bad  # a live response keeps its keep-alive connection open, which delays gunicorn's shutdown
 
         metrics = requests.get(f"{url}/metrics", timeout=5).text

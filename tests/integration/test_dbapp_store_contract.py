@@ -75,11 +75,15 @@ def post(client: FlaskClient, table: str, data: dict) -> dict:
 def test_stored_documents_come_back_from_both_collections(client: FlaskClient) -> None:
     prediction = post(client, "collection_1", fx.prediction(result=321_000.5))
     correction = post(client, "collection_2", fx.correction(corrected=333_000, prediction_event_id="p-1"))
-    [item] = client.get("/retrieve/collection_1").json["items"]
-    assert item == prediction["document"]
-    assert item["result"] == 321_000.5 and item["record"] == fx.record()
-    [item] = client.get("/retrieve/collection_2").json["items"]
-    assert item["corrected_price"] == 333_000 and item["prediction_event_id"] == "p-1"
+    document = prediction["document"]
+    [item] = client.get("/retrieve/collection_1").json["data"]
+    assert {key: item[key] for key in ("event_id", "cursor", "created_at")} == {
+        key: document[key] for key in ("event_id", "cursor", "created_at")
+    }
+    assert item["price"] == 321_000.5 and {key: item[key] for key in fx.record()} == fx.record()
+    assert item["model"] == {"name": "house-price", "version": 3, "family": None}
+    [item] = client.get("/retrieve/collection_2").json["data"]
+    assert item["price"] == 333_000 and item["prediction_event_id"] == "p-1" and item["predicted_price"] == 450_000
     assert item["event_id"] == correction["event_id"]
 
 
@@ -89,7 +93,7 @@ def test_retrieve_paginates_newest_first(client: FlaskClient) -> None:
     for _ in range(10):
         query = {"limit": 5, **({"after": after} if after else {})}
         body = client.get("/retrieve/collection_1", query_string=query).json
-        seen.append([item["event_id"] for item in body["items"]])
+        seen.append([item["event_id"] for item in body["data"]])
         after = body["next_cursor"]
         if not body["has_more"]:
             break
@@ -128,6 +132,30 @@ def test_the_same_event_id_is_one_document_even_when_written_concurrently(
         thread.join()
     assert sorted(statuses) == [200] * 5 + [201]
     assert backend.count("collection_1") == 1
+
+
+def test_a_seed_correction_of_one_house_is_one_document_even_when_written_concurrently(
+    client: FlaskClient, backend: DocumentStore
+) -> None:
+    """The seed's rule (a house is corrected once) rests on the store's insert-if-absent, on every backend."""
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def write(i: int) -> None:
+        own = client.application.test_client()
+        barrier.wait()
+        data = {**fx.record(), "price": 500_000.0 + i}
+        statuses.append(own.post("/store", json={"table": "collection_2", "data": data}).status_code)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 5 + [201]
+    assert backend.count("collection_2") == 1
+    [item] = client.get("/corrections").json["items"]
+    assert item["record"] == fx.record() and 500_000.0 <= item["corrected_price"] <= 500_005.0
 
 
 def test_sequences_are_unique_and_increasing_with_concurrent_writers(backend: DocumentStore) -> None:

@@ -32,25 +32,6 @@ def sample(metrics_text: str, name: str) -> float:
     raise AssertionError(f"{name} not in /metrics")
 
 
-def webapp_env(stack: wfx.DbappStack, mlapp_url: str, tmp: Path, emulator: str, **extra: str) -> dict[str, str]:
-    prom = tmp / "prom-webapp"
-    prom.mkdir(parents=True, exist_ok=True)
-    return {
-        "GCP_PROJECT": stack.project,
-        "PUBSUB_EMULATOR_HOST": emulator,
-        "DBAPP_URL": stack.url,
-        "MLAPP_URL": mlapp_url,
-        "PLATFORM_DATA_DIR": str(tmp / "data"),
-        "LANDING_BUCKET": (tmp / "landing").as_uri(),
-        "PROMETHEUS_MULTIPROC_DIR": str(prom),
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_GRACEFUL_TIMEOUT": "3",
-        "SECRET_KEY": "",
-        "WEBAPP_REQUIRE_SECRET": "",
-        **extra,
-    }
-
-
 @pytest.fixture(scope="module")
 def stack(pubsub_emulator: str, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[wfx.DbappStack]:
     project = f"webapp-g-{uuid.uuid4().hex[:10]}"
@@ -65,7 +46,7 @@ def test_webapp_under_gunicorn_serves_forms_and_exposes_the_seed_metrics(
     # No SECRET_KEY: the two workers must still agree on one key (generated once under PLATFORM_DATA_DIR),
     # or a form rendered by one worker would be refused by the other.
     with wfx.ContractMlapp() as mlapp:
-        env = webapp_env(stack, mlapp.url, tmp_path, pubsub_emulator)
+        env = wfx.webapp_env(stack, mlapp.url, tmp_path, pubsub_emulator)
         child = components.gunicorn_service(
             "webapp", "webapp.app:create_app()", port, env, logs_dir / f"webapp-gunicorn-{port}.log"
         )

@@ -128,10 +128,10 @@ class DbappStack:
     def items(self, collection: str, limit: int = 500) -> list[dict[str, Any]]:
         response = requests.get(f"{self.url}/retrieve/{collection}", params={"limit": limit}, timeout=5)
         response.raise_for_status()
-        return response.json()["items"]
+        return response.json()["data"]
 
     def stored(self, collection: str, event_id: str, timeout: float = 20.0) -> dict[str, Any]:
-        """The document with `event_id`, once the consumer has stored it."""
+        """The document with `event_id` (a flat `/retrieve` item), once the consumer has stored it."""
         return dfx.wait_until(
             lambda: next((i for i in self.items(collection) if i["event_id"] == event_id), None),
             timeout=timeout,
@@ -156,6 +156,26 @@ def dbapp_stack(project: str, emulator: str, tmp: Path, logs_dir: Path) -> Itera
             yield DbappStack(project=project, url=url, log_dir=logs_dir)
     finally:
         consumer.stop()
+
+
+def webapp_env(stack: DbappStack, mlapp_url: str, tmp: Path, emulator: str, **extra: str) -> dict[str, str]:
+    """Environment for webapp under gunicorn (two workers) against `stack` and the mlapp at `mlapp_url`."""
+    prom = tmp / "prom-webapp"
+    prom.mkdir(parents=True, exist_ok=True)
+    return {
+        "GCP_PROJECT": stack.project,
+        "PUBSUB_EMULATOR_HOST": emulator,
+        "DBAPP_URL": stack.url,
+        "MLAPP_URL": mlapp_url,
+        "PLATFORM_DATA_DIR": str(tmp / "data"),
+        "LANDING_BUCKET": (tmp / "landing").as_uri(),
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_GRACEFUL_TIMEOUT": "3",
+        "SECRET_KEY": "",
+        "WEBAPP_REQUIRE_SECRET": "",
+        **extra,
+    }
 
 
 class TopicTap:

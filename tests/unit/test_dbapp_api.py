@@ -1,5 +1,7 @@
 """dbapp's HTTP contract through Flask's test client on a real SQLite file: validation messages, idempotent
-`/store`, pagination cursors, JSON errors and probes."""
+`/store`, pagination cursors, JSON errors and probes. Answers are checked against `common.contracts.store`.
+`/store`'s input rules are in test_dbapp_store_validation.py, the seed system's body and answers in
+test_dbapp_seed_contract.py."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 
+from common.contracts.store import CorrectionsAnswer, ReadinessAnswer, RetrieveAnswer
 from common.schema import INPUT_FIELDS
 from common.settings import Settings
 from dbapp.app import create_app
@@ -46,91 +49,6 @@ def metric(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-# --- /store validation ------------------------------------------------------------------------------------
-
-
-def test_store_accepts_a_prediction_and_returns_it_normalised(client: FlaskClient) -> None:
-    response = store(client, "collection_1", prediction(record=record(bedrooms="4", city="  Seattle ")))
-    assert response.status_code == 201, response.json
-    body = response.json
-    assert body["status"] == "stored"
-    assert str(uuid.UUID(body["event_id"])) == body["event_id"]  # generated when the client sent none
-    assert body["document"]["record"]["bedrooms"] == 4.0
-    assert body["document"]["record"]["city"] == "Seattle"
-    assert body["document"]["result"] == 450_000.0
-    assert body["cursor"] == body["document"]["cursor"]
-
-
-def test_store_names_every_missing_record_field(client: FlaskClient) -> None:
-    response = store(client, "collection_1", prediction(record={"bedrooms": 3}))
-    assert response.status_code == 422
-    fields = response.json["fields"]
-    missing = {spec.name for spec in INPUT_FIELDS} - {"bedrooms"}
-    assert set(fields) == {f"record.{name}" for name in missing}
-    assert all(message == "is required" for message in fields.values())
-
-
-@pytest.mark.parametrize(
-    ("table", "data", "field", "message"),
-    [
-        ("collection_1", prediction(result=-5), "result", "must be greater than 0"),
-        ("collection_1", prediction(result=0), "result", "must be greater than 0"),
-        ("collection_1", prediction(result="cheap"), "result", "must be a number"),
-        ("collection_1", prediction(result=True), "result", "must be a number"),
-        ("collection_1", {**prediction(), "result": None}, "result", "is required"),
-        ("collection_1", prediction(model="v1"), "model", "must be an object"),
-        ("collection_1", {"record": record(), "result": 1.0}, "model", "is required"),
-        ("collection_1", prediction(record=record(condition=9)), "record.condition", "must be at most 5"),
-        ("collection_1", prediction(record="a house"), "record", "must be a JSON object"),
-        ("collection_2", correction(corrected_price=0), "corrected_price", "must be greater than 0"),
-        ("collection_2", {"record": record()}, "corrected_price", "is required"),
-        ("collection_2", correction(predicted_price="n/a"), "predicted_price", "must be a number"),
-        ("collection_2", correction(prediction_event_id=""), "prediction_event_id", "non-empty string"),
-        ("collection_2", correction(event_id=42), "event_id", "non-empty string"),
-        ("collection_2", correction(record=None), "record", "is required"),
-    ],
-)
-def test_store_rejects_bad_fields_naming_them(
-    client: FlaskClient, table: str, data: dict[str, Any], field: str, message: str
-) -> None:
-    response = store(client, table, data)
-    assert response.status_code == 422, response.json
-    assert message in response.json["fields"][field]
-    assert field in response.json["error"]
-
-
-def test_store_reports_all_bad_fields_at_once(client: FlaskClient) -> None:
-    response = store(client, "collection_2", correction(corrected_price=-1, record=record(view="lots")))
-    assert response.status_code == 422
-    assert set(response.json["fields"]) == {"corrected_price", "record.view"}
-
-
-@pytest.mark.parametrize("table", ["collection_3", "", None, 1])
-def test_store_rejects_an_unknown_table_naming_it(client: FlaskClient, table: Any) -> None:
-    response = store(client, table, prediction())
-    assert response.status_code == 422
-    assert repr(table) in response.json["fields"]["table"]
-    assert "collection_1, collection_2" in response.json["fields"]["table"]
-
-
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"'])
-def test_store_rejects_a_body_that_is_not_a_json_object(client: FlaskClient, body: bytes) -> None:
-    response = client.post("/store", data=body, content_type="application/json")
-    assert response.status_code == 422
-    assert "body" in response.json["fields"]
-
-
-def test_store_rejects_data_that_is_not_an_object(client: FlaskClient) -> None:
-    response = client.post("/store", json={"table": "collection_1", "data": [1, 2]})
-    assert response.status_code == 422
-    assert response.json["fields"] == {"data": "must be a JSON object"}
-
-
-def test_rejected_input_is_not_stored(client: FlaskClient) -> None:
-    store(client, "collection_1", prediction(result=-1))
-    assert client.get("/retrieve/collection_1").json["items"] == []
-
-
 # --- idempotency ------------------------------------------------------------------------------------------
 
 
@@ -141,8 +59,9 @@ def test_the_same_event_id_is_stored_once(client: FlaskClient) -> None:
     second = store(client, "collection_1", data)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json["status"] == "already_stored"
+    assert second.json["success"] is False and second.json["message"] == "Record already exists in collection_1"
     assert second.json["document"] == first.json["document"]
-    items = client.get("/retrieve/collection_1").json["items"]
+    items = client.get("/retrieve/collection_1").json["data"]
     assert [item["event_id"] for item in items] == ["evt-1"]
     assert metric("documents_inserted_total") - inserted_before == 1
 
@@ -177,11 +96,13 @@ def test_retrieve_pages_newest_first_without_gaps_or_overlaps(client: FlaskClien
     while True:
         query = "?limit=3" + (f"&after={after}" if after else "")
         body = client.get(f"/retrieve/collection_1{query}").json
-        pages.append([item["event_id"] for item in body["items"]])
+        RetrieveAnswer.model_validate(body)
+        pages.append([item["event_id"] for item in body["data"]])
+        assert body["count"] == len(body["data"])
         if not body["has_more"]:
             assert body["next_cursor"] is None
             break
-        assert body["next_cursor"] == body["items"][-1]["cursor"]
+        assert body["next_cursor"] == body["data"][-1]["cursor"]
         after = body["next_cursor"]
     newest_first = list(reversed(ids))
     assert pages == [newest_first[0:3], newest_first[3:6], newest_first[6:7]]
@@ -190,7 +111,7 @@ def test_retrieve_pages_newest_first_without_gaps_or_overlaps(client: FlaskClien
 def test_retrieve_limit_defaults_to_50(client: FlaskClient) -> None:
     fill(client, "collection_1", 51)
     body = client.get("/retrieve/collection_1").json
-    assert len(body["items"]) == 50
+    assert len(body["data"]) == 50 and body["count"] == 50
     assert body["has_more"] is True
 
 
@@ -198,6 +119,7 @@ def test_corrections_feed_is_oldest_first_and_resumes_after_a_cursor(client: Fla
     fill(client, "collection_1", 2)  # predictions never appear in the corrections feed
     ids = fill(client, "collection_2", 5)
     first = client.get("/corrections?limit=2").json
+    CorrectionsAnswer.model_validate(first)
     assert [item["event_id"] for item in first["items"]] == ids[:2]
     assert first["has_more"] is True
     assert set(first["items"][0]) == {
@@ -267,6 +189,9 @@ def test_request_id_is_echoed_or_generated(client: FlaskClient) -> None:
 def test_probes_on_a_working_database(client: FlaskClient) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     assert client.get("/readyz").json == {"status": "ready", "backend": "sqlite"}
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json == {"status": "ready", "backend": "sqlite"}
+    ReadinessAnswer.model_validate(health.json)
 
 
 def test_readyz_is_503_with_a_reason_when_the_database_cannot_be_opened(tmp_path: Path) -> None:
@@ -276,6 +201,8 @@ def test_readyz_is_503_with_a_reason_when_the_database_cannot_be_opened(tmp_path
     assert response.status_code == 503
     assert "unable to open database file" in response.json["error"]
     assert metric("db_errors_total") - errors_before == 1
+    ReadinessAnswer.model_validate(response.json)
+    assert client.get("/health").status_code == 503  # the seed's probe is the same check
     assert metric("mongo_health_status") == 0
     assert client.get("/healthz").status_code == 200  # alive, just not ready
     stored = store(client, "collection_1", prediction())

@@ -8,12 +8,13 @@ from common.jsonlog import configure_logging
 from common.settings import Settings
 from common.webservice import install_json_errors, install_request_log
 from dbapp import errors
+from dbapp.api_doc import API
 from dbapp.config import SERVICE, DbappConfig
 from dbapp.context import EXTENSION, DbappContext
 from dbapp.routes import bp
 from dbapp.storage import DocumentStore, open_store
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 64 * 1024  # a stored document is at most 16 KiB (documents.MAX_DOCUMENT_BYTES)
 
 
 def create_app(settings: Settings | None = None, store: DocumentStore | None = None) -> Flask:
@@ -32,5 +33,6 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     install_json_errors(app)
     errors.install(app)
     app.register_blueprint(bp)
+    API.install(app)
     log.info("dbapp ready to serve", extra={"backend": store.backend})
     return app

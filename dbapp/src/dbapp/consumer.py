@@ -4,7 +4,8 @@ events into the corrections collection, upserted by the envelope's `event_id`.
 `common.bus.pull_forever` acks a message only after `EventSink.handle` returned, i.e. after the write
 committed; a database failure raises, so the message is redelivered. An event that can never be stored (not
 an envelope, unexpected type, data that fails validation) is logged with its reason, counted in
-`db_errors_total`, and acked: retrying it forever would only block the subscription.
+`db_errors_total`, and acked: retrying it forever would only block the subscription. Event data is validated
+by the same `normalise` as `/store`'s, so it has the same bounds (bounded fields, the document size limit).
 
 Run as `dbapp-consumer`; SIGTERM or SIGINT stops it after the current pull (at most about 5 s).
 """

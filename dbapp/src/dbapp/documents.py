@@ -1,20 +1,31 @@
 """What dbapp stores: predictions (collection 1) and corrections (collection 2), validated into one normal form.
 
 `/store` and the Pub/Sub consumer both go through `normalise`, so a document looks the same whichever way it
-arrived. Error keys name the bad field relative to the `data` object (`record.bedrooms`, `corrected_price`).
+arrived and has the same bounds (the payload models of `common.contracts.store`, then `MAX_DOCUMENT_BYTES` of
+canonical JSON as a backstop). Error keys name the bad field relative to the `data` object (`record.bedrooms`,
+`corrected_price`).
 """
 
 from __future__ import annotations
 
-import math
-import uuid
+import json
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
-from common.schema import PRICE, RecordInvalid, validate_record
+from pydantic import BaseModel
 
-MAX_EVENT_ID_LENGTH = 128
+from common.contracts.base import InputInvalid, parse
+from common.contracts.store import CorrectionData, PredictionData
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_DOCUMENT_BYTES = 16 * 1024
+# Every unknown key is one error; a body (at most 64 KiB) can hold thousands. The answer lists this many.
+MAX_REPORTED_FIELDS = 20
+# `data` > `record` > a field is three levels; anything much deeper is refused before a validator prints it (the
+# text of a value nested near Python's recursion limit cannot be made).
+MAX_DEPTH = 4
 
 
 class Kind(Enum):
@@ -22,123 +33,83 @@ class Kind(Enum):
     CORRECTION = "correction"
 
 
-class DocumentInvalid(ValueError):
+DATA_MODELS: dict[Kind, type[BaseModel]] = {Kind.PREDICTION: PredictionData, Kind.CORRECTION: CorrectionData}
+
+
+class DocumentInvalid(InputInvalid):
     """The data of a document broke one or more rules; `fields` maps each bad field to its message."""
 
-    def __init__(self, fields: dict[str, str]):
-        self.fields = fields
-        super().__init__("; ".join(f"{name}: {msg}" for name, msg in fields.items()))
+    @classmethod
+    def listing_some(cls, fields: dict[str, str]) -> DocumentInvalid:
+        """The first `MAX_REPORTED_FIELDS` errors; the message says how many more there are."""
+        if len(fields) <= MAX_REPORTED_FIELDS:
+            return cls(fields)
+        error = cls(dict(list(fields.items())[:MAX_REPORTED_FIELDS]))
+        error.args = (f"{error}; and {len(fields) - MAX_REPORTED_FIELDS} more",)
+        return error
 
 
-def _price(raw: Any, *, required: bool) -> tuple[float | None, str | None]:
-    """A price in USD: a finite number > 0 and within the schema's upper bound."""
-    if raw is None:
-        return None, ("is required" if required else None)
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        return None, f"must be a number (got {str(raw)[:40]!r})"
-    try:
-        value = float(raw)
-    except ValueError:
-        return None, f"must be a number (got {raw[:40]!r})"
-    if not math.isfinite(value):
-        return None, "must be a finite number"
-    if value <= 0:
-        return None, f"must be greater than 0 (got {value:g})"
-    if PRICE.maximum is not None and value > PRICE.maximum:
-        return None, f"must be at most {PRICE.maximum:g} (got {value:g})"
-    return value, None
+class DocumentTooLarge(DocumentInvalid):
+    """The normalised document is larger than `MAX_DOCUMENT_BYTES` of canonical JSON."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__({"data": f"the document is {size} bytes of JSON; the limit is {limit} bytes"})
 
 
-def _record(raw: Any, errors: dict[str, str]) -> dict[str, Any] | None:
-    if raw is None:
-        errors["record"] = "is required (an object with the 16 house fields)"
-        return None
-    try:
-        return validate_record(raw)
-    except RecordInvalid as exc:
-        for name, message in exc.fields.items():
-            errors["record" if name == "record" else f"record.{name}"] = message
-        return None
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation used to measure a document and to derive ids from it: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _model(raw: Any, errors: dict[str, str], *, required: bool) -> dict[str, Any] | None:
-    if raw is None:
-        if required:
-            errors["model"] = "is required (an object describing the model, e.g. name, version, family)"
-        return None
-    if not isinstance(raw, Mapping):
-        errors["model"] = "must be an object"
-        return None
-    return dict(raw)
-
-
-def _optional_text(raw: Any, name: str, errors: dict[str, str]) -> str | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_EVENT_ID_LENGTH:
-        errors[name] = f"must be a non-empty string of at most {MAX_EVENT_ID_LENGTH} characters"
-        return None
-    return raw.strip()
-
-
-def normalise(kind: Kind, data: Any) -> dict[str, Any]:
-    """Return the document data in normal form (only the known keys, typed), or raise `DocumentInvalid`.
-
-    A key named `event_id` is not part of the data; see `event_id_of`.
-    """
-    if not isinstance(data, Mapping):
-        raise DocumentInvalid({"data": "must be a JSON object"})
-    errors: dict[str, str] = {}
-    record = _record(data.get("record"), errors)
-    if kind is Kind.PREDICTION:
-        result, error = _price(data.get("result"), required=True)
-        if error:
-            errors["result"] = error
-        model = _model(data.get("model"), errors, required=True)
-        doc = {"record": record, "result": result, "model": model}
-    else:
-        corrected, error = _price(data.get("corrected_price"), required=True)
-        if error:
-            errors["corrected_price"] = error
-        predicted, error = _price(data.get("predicted_price"), required=False)
-        if error:
-            errors["predicted_price"] = error
-        doc = {
-            "record": record,
-            "predicted_price": predicted,
-            "corrected_price": corrected,
-            "prediction_event_id": _optional_text(data.get("prediction_event_id"), "prediction_event_id", errors),
-            "model": _model(data.get("model"), errors, required=False),
-        }
-    if errors:
-        raise DocumentInvalid(errors)
+def check_size(doc: dict[str, Any]) -> dict[str, Any]:
+    size = len(canonical_json(doc))
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge(size, MAX_DOCUMENT_BYTES)
     return doc
 
 
-def event_id_of(data: Mapping[str, Any]) -> str:
-    """The client's `event_id` from the data, or a new UUID when it has none."""
-    errors: dict[str, str] = {}
-    given = _optional_text(data.get("event_id"), "event_id", errors)
-    if errors:
-        raise DocumentInvalid(errors)
-    return given or str(uuid.uuid4())
+def too_deep(data: Mapping[str, Any]) -> str | None:
+    """The path of the first object or array nested more than `MAX_DEPTH` levels deep (`data` is level 1)."""
+    stack: list[tuple[str, Any, int]] = [("", data, 1)]
+    while stack:
+        path, value, depth = stack.pop()
+        children = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, child in children:
+            if isinstance(child, Mapping | list):
+                where = f"{path}.{str(key)[:40]}" if path else str(key)[:40]
+                if depth >= MAX_DEPTH:
+                    return where
+                stack.append((where, child, depth + 1))
+    return None
 
 
-def parse_store_data(kind: Kind, data: Any) -> tuple[str, dict[str, Any]]:
-    """`/store`'s `data`: its event_id (given or new) and its normal form, or `DocumentInvalid` naming every
-    bad field at once."""
+def present(data: Any) -> dict[str, Any]:
+    """`data` without its null values (null means absent: a required field is then "is required"), or
+    `DocumentInvalid` when it is not an object or is nested more than `MAX_DEPTH` levels deep."""
     if not isinstance(data, Mapping):
         raise DocumentInvalid({"data": "must be a JSON object"})
-    errors: dict[str, str] = {}
-    event_id: str | None = None
+    deep = too_deep(data)
+    if deep:
+        raise DocumentInvalid({deep: f"is nested too deeply (at most {MAX_DEPTH} levels of objects and arrays)"})
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def parse_data(model: type[M], data: Any) -> M:
+    """`data` as a payload model, or `DocumentInvalid` naming every bad field."""
     try:
-        event_id = event_id_of(data)
-    except DocumentInvalid as exc:
-        errors.update(exc.fields)
-    try:
-        doc = normalise(kind, data)
-    except DocumentInvalid as exc:
-        errors.update(exc.fields)
-    if errors or event_id is None:
-        raise DocumentInvalid(errors)
-    return event_id, doc
+        return parse(model, present(data))
+    except InputInvalid as exc:
+        raise DocumentInvalid.listing_some(exc.fields) from None
+
+
+def document_of(model: BaseModel) -> dict[str, Any]:
+    """The normal form of parsed data: every known field except the `event_id` key, within the size limit."""
+    return check_size(model.model_dump(exclude={"event_id"}))
+
+
+def normalise(kind: Kind, data: Any) -> dict[str, Any]:
+    """Return the document data in normal form, or raise `DocumentInvalid`.
+
+    A key named `event_id` is not part of the data: `/store` uses it as the idempotency key, the consumer uses
+    the envelope's."""
+    return document_of(parse_data(DATA_MODELS[kind], data))

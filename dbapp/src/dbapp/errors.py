@@ -1,4 +1,5 @@
-"""dbapp's own errors as JSON: input errors are 422 with `fields`, an unreachable database is 503.
+"""dbapp's own errors as JSON, each with `error` and, for input, `fields`: a body without a usable table or data
+is 400, a document over the size limit 413, other input errors 422; an unreachable database is 503.
 
 HTTP errors and unexpected exceptions are handled by `common.webservice.install_json_errors`."""
 
@@ -7,9 +8,10 @@ from __future__ import annotations
 from flask import Flask, jsonify
 
 from common.webservice import request_id
-from dbapp.documents import DocumentInvalid
+from dbapp.documents import DocumentInvalid, DocumentTooLarge
 from dbapp.pagination import ParameterInvalid
 from dbapp.storage import StorageUnavailable
+from dbapp.store_body import BodyInvalid
 
 
 def install(app: Flask) -> None:
@@ -17,6 +19,14 @@ def install(app: Flask) -> None:
     @app.errorhandler(ParameterInvalid)
     def _invalid(exc: DocumentInvalid | ParameterInvalid):
         return jsonify(error=f"invalid input: {exc}", fields=exc.fields), 422
+
+    @app.errorhandler(BodyInvalid)
+    def _body(exc: BodyInvalid):
+        return jsonify(error=str(exc), fields=exc.fields), 400
+
+    @app.errorhandler(DocumentTooLarge)
+    def _too_large(exc: DocumentTooLarge):
+        return jsonify(error=f"document too large: {exc}", fields=exc.fields), 413
 
     @app.errorhandler(StorageUnavailable)
     def _storage(exc: StorageUnavailable):

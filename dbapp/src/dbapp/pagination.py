@@ -9,10 +9,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from common.contracts.house import ModelRef
+from common.contracts.store import MAX_PAGE_SIZE
+from common.schema import FIELD_NAMES
+from dbapp.documents import Kind
 from dbapp.storage.base import StoredDocument, decode_cursor, encode_cursor, iso
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
+MAX_LIMIT = MAX_PAGE_SIZE
+MODEL_KEYS = frozenset(ModelRef.model_fields)
 
 
 class ParameterInvalid(ValueError):
@@ -50,15 +57,44 @@ class PageRequest:
         return cls(limit=limit, after=after)
 
 
-def newest_first_page(found: list[StoredDocument], limit: int) -> dict[str, Any]:
-    """`/retrieve`: `next_cursor` is the last item's cursor when another page exists, else null."""
-    items = found[:limit]
+def newest_first_page(collection: str, kind: Kind, found: list[StoredDocument], limit: int) -> dict[str, Any]:
+    """`/retrieve`: the seed's keys (`success`, `collection`, `count`, `data` with flat items), then the cursor:
+    `next_cursor` is the last item's cursor when another page exists, else null."""
+    items = [flat_item(kind, doc) for doc in found[:limit]]
     has_more = len(found) > limit
     return {
-        "items": [doc.to_item() for doc in items],
-        "next_cursor": items[-1].cursor if has_more else None,
+        "success": True,
+        "collection": collection,
+        "count": len(items),
+        "data": items,
+        "next_cursor": items[-1]["cursor"] if has_more else None,
         "has_more": has_more,
     }
+
+
+def flat_item(kind: Kind, doc: StoredDocument) -> dict[str, Any]:
+    """A document as the seed's history page reads it: the house fields and `price` at the top level."""
+    data = doc.data
+    record = data.get("record") if isinstance(data.get("record"), Mapping) else {}
+    item = {name: record.get(name) for name in FIELD_NAMES}
+    item["price"] = data.get("result" if kind is Kind.PREDICTION else "corrected_price")
+    item.update(
+        event_id=doc.event_id, created_at=iso(doc.created_at), cursor=doc.cursor, model=model_ref(data.get("model"))
+    )
+    if kind is Kind.CORRECTION:
+        item.update(predicted_price=data.get("predicted_price"), prediction_event_id=data.get("prediction_event_id"))
+    return item
+
+
+def model_ref(raw: Any) -> dict[str, Any] | None:
+    """A stored model reference in `ModelRef`'s form; None when unknown or not one (documents stored before the
+    model was bounded may hold any object, which must not reach a page)."""
+    if not isinstance(raw, Mapping) or not raw.keys() <= MODEL_KEYS:
+        return None
+    try:
+        return ModelRef.model_validate(raw).model_dump()
+    except ValidationError:
+        return None
 
 
 def oldest_first_page(

@@ -1,13 +1,19 @@
-"""The HTTP contract of dbapp (DESIGN section 7): `/store`, `/retrieve/<collection>`, `/corrections`, probes
-and `/metrics`."""
+"""The HTTP contract of dbapp: `/store`, `/retrieve/<collection>`, `/corrections`, probes
+and `/metrics`. The payloads are the models of `common.contracts.store`; the seed system's webapp is a client
+too (its body for `/store`, the seed's keys in the answers)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from common.contracts import store as c
+from common.contracts.answers import Alive
 from common.metrics import render_metrics
+from common.openapi import Answer
+from common.webservice import json_body
 from dbapp import context
-from dbapp.documents import DocumentInvalid, Kind, parse_store_data
+from dbapp.api_doc import API, BAD_PAGE, COLLECTION, DOWN, READINESS, STORE_ANSWERS
+from dbapp.documents import Kind
 from dbapp.metrics import (
     DOCUMENTS_INSERTED,
     RETRIEVE_LATENCY,
@@ -16,40 +22,66 @@ from dbapp.metrics import (
     STORE_REQUESTS,
 )
 from dbapp.pagination import PageRequest, correction_item, newest_first_page, oldest_first_page
-from dbapp.storage import StorageUnavailable
+from dbapp.storage import PutResult, StorageUnavailable
+from dbapp.store_body import StoreRequest, store_request
 
 bp = Blueprint("dbapp", __name__)
 
 
 @bp.post("/store")
+@API.operation("POST", "/store", summary="Store a prediction or a correction", body=c.StoreBody, answers=STORE_ANSWERS)
 def store():
     STORE_REQUESTS.inc()
     with STORE_LATENCY.time():
         ctx = context.current()
-        body = request.get_json(force=True, silent=True)
-        if not isinstance(body, dict):
-            raise DocumentInvalid({"body": 'must be a JSON object: {"table": "...", "data": {...}}'})
-        kinds = ctx.config.kinds
-        table = body.get("table")
-        if not isinstance(table, str) or table not in kinds:
-            expected = ", ".join(sorted(kinds))
-            raise DocumentInvalid({"table": f"unknown table {table!r}; expected one of: {expected}"})
-        event_id, data = parse_store_data(kinds[table], body.get("data"))
-        result = ctx.store.put(table, event_id, data)
-        item = result.document.to_item()
-        if result.created:
-            DOCUMENTS_INSERTED.inc()
-            return jsonify(status="stored", event_id=event_id, cursor=item["cursor"], document=item), 201
-        if result.document.data != data:
-            return jsonify(
-                error=f"event_id {event_id!r} is already stored in {table} with different data",
-                fields={"event_id": "is already used by another document"},
-                document=item,
-            ), 409
-        return jsonify(status="already_stored", event_id=event_id, cursor=item["cursor"], document=item), 200
+        wanted = store_request(json_body(), ctx.config.kinds)
+        result = ctx.store.put(wanted.table, wanted.event_id, wanted.data)
+        return _store_answer(wanted, result)
+
+
+def _store_answer(wanted: StoreRequest, result: PutResult):
+    """201 stored now; 200 stored before (the same data, or the same house for a seed correction); 409 when the
+    event_id is taken by different data."""
+    item = result.document.to_item()
+    if result.created:
+        DOCUMENTS_INSERTED.inc()
+        return jsonify(_stored(wanted.table, item, created=True)), 201
+    if result.document.data != wanted.data and not wanted.derived_id:
+        return jsonify(
+            error=f"event_id {wanted.event_id!r} is already stored in {wanted.table} with different data",
+            fields={"event_id": "is already used by another document"},
+            document=item,
+        ), 409
+    return jsonify(_stored(wanted.table, item, created=False)), 200
+
+
+def _stored(table: str, item: dict, *, created: bool) -> dict:
+    """The `StoreAnswer`: the seed's keys (`success`, `message`, `id`) and ours."""
+    return {
+        "success": created,
+        "message": f"Data stored in {table}" if created else f"Record already exists in {table}",
+        "id": item["event_id"],
+        "status": "stored" if created else "already_stored",
+        "event_id": item["event_id"],
+        "cursor": item["cursor"],
+        "document": item,
+    }
 
 
 @bp.get("/retrieve/<collection>")
+@API.operation(
+    "GET",
+    "/retrieve/{collection}",
+    summary="One page of a collection, newest first, flat as the seed's history page reads it",
+    path_params={"collection": COLLECTION},
+    query=c.PageQuery,
+    answers={
+        200: Answer(c.RetrieveAnswer, "One page"),
+        404: Answer(c.ErrorAnswer, "No such collection"),
+        422: BAD_PAGE,
+        503: DOWN,
+    },
+)
 def retrieve(collection: str):
     RETRIEVE_REQUESTS.inc()
     with RETRIEVE_LATENCY.time():
@@ -58,10 +90,17 @@ def retrieve(collection: str):
             abort(404, description=f"unknown collection {collection!r}; known: {', '.join(sorted(ctx.config.kinds))}")
         page = PageRequest.from_args(request.args)
         found = ctx.store.newest(collection, page.limit + 1, before=page.after)
-        return jsonify(newest_first_page(found, page.limit))
+        return jsonify(newest_first_page(collection, ctx.config.kinds[collection], found, page.limit))
 
 
 @bp.get("/corrections")
+@API.operation(
+    "GET",
+    "/corrections",
+    summary="Corrections oldest first, after a cursor (the data job's feed)",
+    query=c.PageQuery,
+    answers={200: Answer(c.CorrectionsAnswer, "One page"), 422: BAD_PAGE, 503: DOWN},
+)
 def corrections():
     RETRIEVE_REQUESTS.inc()
     with RETRIEVE_LATENCY.time():
@@ -72,12 +111,17 @@ def corrections():
 
 
 @bp.get("/healthz")
+@API.operation("GET", "/healthz", summary="Liveness", answers={200: Answer(Alive, "The process answers")})
 def healthz():
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@bp.get("/health")
+@API.operation("GET", "/readyz", summary="Readiness: the database answers", answers=READINESS)
+@API.operation("GET", "/health", summary="Readiness, at the seed's path", answers=READINESS)
 def readyz():
+    """Ready when the database answers. `/health` is the seed system's name for the same probe."""
     store = context.current().store
     try:
         store.ping()
@@ -87,6 +131,9 @@ def readyz():
 
 
 @bp.get("/metrics")
+@API.operation(
+    "GET", "/metrics", summary="Prometheus metrics", answers={200: Answer(None, "Prometheus text", "text/plain")}
+)
 def metrics():
     body, content_type = render_metrics()
     return Response(body, headers={"Content-Type": content_type})
