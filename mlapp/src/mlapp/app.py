@@ -14,14 +14,14 @@ from flask import Flask
 from common.jsonlog import configure_logging
 from common.settings import Settings
 from common.webservice import install_json_errors, install_request_log
-from mlapp import routes
+from mlapp import inference, inference_doc, routes
 from mlapp.config import SERVICE, MlappConfig, apply_mlflow_http_defaults
 from mlapp.context import EXTENSION, MlappContext
 from mlapp.model_holder import ModelHolder, safe_uri
 from mlapp.promotions import ModelRefresher
 
-# A batch of 10,000 records is about 5 MB of JSON.
-MAX_BODY_BYTES = 16 * 1024 * 1024
+# The largest body any route accepts (each route has its own, smaller cap: see `common.openapi`).
+MAX_BODY_BYTES = 6 * 1024 * 1024
 # How long start-up waits for the first model before serving anyway (503 until a model is loaded). Well below
 # gunicorn's worker timeout, which also applies while the app is being built.
 STARTUP_WAIT_SECONDS = 10.0
@@ -54,6 +54,8 @@ def create_app(
     install_request_log(app, SERVICE)
     install_json_errors(app)
     routes.install(app)
+    inference.install(app)
+    inference_doc.register()
 
     refresher = None
     if background:

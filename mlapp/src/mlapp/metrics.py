@@ -108,6 +108,20 @@ BATCH_RECORDS = Histogram(
     "batch_prediction_records", "Records per successful batch", buckets=BATCH_SIZE_BUCKETS, registry=REGISTRY
 )
 
+INFER_REQUESTS = Counter(
+    "inference_protocol_requests_total",
+    "POST /v2/models/<model>/infer requests (Open Inference Protocol) by outcome",
+    ["status", "experiment"],
+    registry=REGISTRY,
+)
+INFER_LATENCY = Histogram(
+    "inference_protocol_latency_seconds",
+    "Time to decode, validate and price a whole inference request (successful POST /v2/models/<model>/infer)",
+    ["experiment"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+
 MODEL_LOADS = Counter(
     "model_loads_total", "Models loaded and swapped in, by what triggered the check", ["trigger"], registry=REGISTRY
 )
