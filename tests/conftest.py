@@ -117,7 +117,7 @@ def start_mlflow(root: Path, logs_dir: Path, backend_store_uri: str | None = Non
     if backend_store_uri:
         env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri
     child = components.mlflow_server(port, env, logs_dir / f"mlflow-{port}.log")
-    _start(child, components.mlflow_ready(port), timeout=120)
+    _start(child, components.mlflow_ready(port), timeout=300)  # ~30 s idle; minutes on a loaded 2-core machine
     return child, f"http://127.0.0.1:{port}"
 
 
