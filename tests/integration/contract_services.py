@@ -28,6 +28,7 @@ class Services:
     mlapp: str
     dbapp: str
     webapp: str
+    model_name: str  # what mlapp serves (its Open Inference Protocol routes are named after it)
 
 
 @contextlib.contextmanager
@@ -59,4 +60,4 @@ def running_services(mlflow_server: str, emulator: str, tmp: Path, logs_dir: Pat
         _webapp(stack, mlapp_url, emulator, tmp, logs_dir) as webapp_url,
     ):
         mfx.wait_until(lambda: requests.get(f"{mlapp_url}/readyz", timeout=5).status_code == 200, 60, "mlapp model")
-        yield Services(mlapp=mlapp_url, dbapp=stack.url, webapp=webapp_url)
+        yield Services(mlapp=mlapp_url, dbapp=stack.url, webapp=webapp_url, model_name=model_name)

@@ -25,7 +25,7 @@ BODIES: list[tuple[str, bytes]] = [
     ("5000-digit integer", b'{"sqft_lot": ' + b"7" * 5000 + b"}"),
     ("deep array", DEEP),
     ("deep object", NESTED),
-    ("a list", json.dumps([fx.record()]).encode()),
+    ("arrays of records", json.dumps([[fx.record()]]).encode()),
     ("a string", b'"house"'),
     ("wrong types", json.dumps({**fx.record(), "bedrooms": [3], "city": {"x": 1}}).encode()),
     ("garbage bytes", b"\xff\xfe\x00\x01\x02"),
@@ -34,7 +34,7 @@ BODIES: list[tuple[str, bytes]] = [
 WRITES: list[tuple[str, str, Any]] = [
     ("mlapp", "/predict", None),
     ("mlapp", "/predict/batch", "records"),
-    ("mlapp", "/v2/models/house-price/infer", "inputs"),
+    ("mlapp", "/v2/models/{model}/infer", "inputs"),
     ("dbapp", "/store", "data"),
     ("webapp", "/api/predict", None),
     ("webapp", "/api/corrections", "record"),
@@ -59,7 +59,7 @@ def wrapped(key: str | None, body: bytes) -> bytes:
 
 @pytest.mark.parametrize(("service", "path", "key"), WRITES)
 def test_every_hostile_body_is_refused_with_a_4xx(services: Services, service: str, path: str, key: Any) -> None:
-    url = f"{getattr(services, service)}{path}"
+    url = f"{getattr(services, service)}{path.format(model=services.model_name)}"
     answers = {
         name: requests.post(url, data=wrapped(key, body), headers={"Content-Type": "application/json"}, timeout=30)
         for name, body in BODIES

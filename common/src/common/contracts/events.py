@@ -32,7 +32,7 @@ class DatasetVersionCommitted(Payload):
     """The data job committed a dataset version (topic `dataset-versions`)."""
 
     version: int = Field(ge=1)
-    rows: int = Field(ge=0)
+    rows: dict[str, int] = Field(description='Rows per split, e.g. {"train": 2709, "valid": 683}')
     manifest: str = Field(min_length=1, max_length=2048, description="URL of the version's manifest")
 
 
