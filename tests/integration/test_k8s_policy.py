@@ -1,4 +1,4 @@
-"""The deployment rules of DESIGN section 8, checked on the rendered output of both bases and every overlay."""
+"""The deployment rules of docs/architecture.md, checked on the rendered output of both bases and every overlay."""
 
 from __future__ import annotations
 
@@ -206,7 +206,7 @@ def test_each_namespace_denies_by_default(target):
     assert deny, f"no default-deny (ingress and egress) NetworkPolicy in namespace {namespace}"
 
 
-# DESIGN section 3 flows (source app, destination app, port) that must be open, and ones that must stay shut.
+# The network flows of docs/architecture.md (source app, destination app, port): open, and ones that stay shut.
 ALLOWED = [
     ("webapp", "mlapp", 8081),
     ("webapp", "dbapp", 8082),

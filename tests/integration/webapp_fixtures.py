@@ -1,6 +1,6 @@
 """Helpers for webapp's tests (imported explicitly: `from tests.integration import webapp_fixtures as wfx`).
 
-- `ContractMlapp`: a small real HTTP server that follows mlapp's contract (DESIGN section 7: `/predict` 200/422/503,
+- `ContractMlapp`: a small real HTTP server that follows mlapp's contract (its OpenAPI document: `/predict` 200/422/503,
   `/model-info`, `/readyz`), validating with the shared schema. It prices a house with a fixed formula, so tests
   know the exact price to expect; it can be switched to "no model loaded" (503) or stopped (connection refused).
 - `DbappStack`: the real dbapp under gunicorn plus the real `dbapp-consumer` process on the Pub/Sub emulator,

@@ -1,7 +1,7 @@
 """cloudbuild_1.yaml (ml tree) and cloudbuild_2.yaml (web tree): structure, step order, images, deploy, substitutions.
 
 Nothing here talks to Google Cloud (there is no GCP access on this machine): the files are parsed and checked against
-the rules of DESIGN section 8 and the Cloud Build semantics they rely on (step ordering by `waitFor`, MUST_MATCH
+the rules of docs/architecture.md and the Cloud Build semantics they rely on (step ordering by `waitFor`, MUST_MATCH
 substitutions, `$$` escaping). A Dockerfile that does not exist yet is checked by its declared path only.
 """
 

@@ -1,7 +1,7 @@
 """The Dockerfiles: one per deployable, hadolint-clean, copying only paths that exist and reach the build context,
 installing exactly their own workspace member, and running as a non-root user without build tools.
 
-No Docker engine runs here, so images are not built; these are the static checks (DESIGN section 8). The build
+No Docker engine runs here, so images are not built; these are the static checks (docs/architecture.md). The build
 context of every image is the repository root: `docker build -f <member>/Dockerfile .`.
 """
 

@@ -1,4 +1,4 @@
-"""mlapp: the model-serving API (DESIGN section 7). Entry point: `mlapp.app:create_app()`.
+"""mlapp: the model-serving API (contract: `/openapi.json`). Entry point: `mlapp.app:create_app()`.
 
 Native thread pools are limited to one thread per process unless the environment says otherwise. Each request
 prices one house on one gunicorn thread; letting OpenMP start a team of threads for that one row made a
