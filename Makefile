@@ -6,7 +6,7 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 
-.PHONY: help install up pipeline bench test test-unit test-integration lint format services clean-data
+.PHONY: help install up up-containers images container-tools pipeline bench test test-unit test-integration lint format services clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -19,6 +19,16 @@ install: ## install uv (from PyPI) if missing, then the locked workspace, byte-c
 
 up: install ## run the whole platform in the foreground (Ctrl-C stops it; data stays in .data/)
 	$(UV) run --frozen --no-sync platform up
+
+up-containers: install images ## the same platform from its images (podman or docker), on the same ports; Ctrl-C removes every container
+	images/pubsub_emulator.sh
+	$(UV) run --frozen --no-sync platform up --containers
+
+images: container-tools ## build every image, tagged with the commit (stand-in base images where no registry is reachable)
+	images/build.sh
+
+container-tools: ## install podman, runc, netavark and debootstrap where neither podman nor a Docker daemon is present
+	@scripts/install_container_tools.sh
 
 pipeline: install ## run the data job and every trainer once against the running platform
 	$(UV) run --frozen --no-sync platform pipeline
@@ -35,7 +45,7 @@ lint: install ## ruff lint and format check
 	$(UV) run --frozen --no-sync ruff check .
 	$(UV) run --frozen --no-sync ruff format --check .
 
-test: install services lint ## the whole suite: lint, unit, integration, end to end
+test: install services container-tools lint ## the whole suite: lint, unit, integration, end to end
 	$(UV) run --frozen --no-sync pytest
 
 test-unit: install ## only the fast tier

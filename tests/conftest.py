@@ -16,6 +16,7 @@ import pytest
 
 from local_platform import components
 from local_platform.processes import Child, free_port, port_open
+from tests.container_fixtures import container_engine, docker_api, image_tag  # noqa: F401 (session fixtures)
 
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
 

@@ -23,6 +23,7 @@ PORT_NAMES = ("PUBSUB_PORT", "MLFLOW_PORT", "DBAPP_PORT", "MLAPP_PORT", "WEBAPP_
 class Platform:
     env: dict[str, str]
     logs: Path
+    up_args: tuple[str, ...] = ()  # ("--containers",): the platform from its images (make up-containers)
 
     def url(self, port_name: str) -> str:
         return f"http://127.0.0.1:{self.env[port_name]}"
@@ -30,6 +31,9 @@ class Platform:
     @property
     def data_dir(self) -> Path:
         return Path(self.env["PLATFORM_DATA_DIR"])
+
+    def up(self, *args: str, log_name: str = "platform-up.log") -> subprocess.Popen:
+        return self.start("up", *self.up_args, *args, log_name=log_name)
 
     def start(self, *args: str, log_name: str = "platform-up.log") -> subprocess.Popen:
         handle = (self.logs / log_name).open("a")
@@ -66,7 +70,7 @@ class Platform:
         return process.wait(timeout=timeout)
 
 
-def new_platform(data_dir: Path, logs: Path) -> Platform:
+def new_platform(data_dir: Path, logs: Path, up_args: tuple[str, ...] = ()) -> Platform:
     env = {k: v for k, v in os.environ.items() if k not in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST")}
     env.update({name: str(free_port()) for name in PORT_NAMES})
     env.update(
@@ -78,4 +82,4 @@ def new_platform(data_dir: Path, logs: Path) -> Platform:
             "MODEL_POLL_SECONDS": "5",
         }
     )
-    return Platform(env=env, logs=logs)
+    return Platform(env=env, logs=logs, up_args=up_args)

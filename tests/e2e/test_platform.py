@@ -1,4 +1,5 @@
-"""The whole platform, started exactly as `make up` starts it, driven like a user would drive it.
+"""The whole platform, started exactly as `make up` starts it, driven like a user would drive it; then the same
+again with every component from its image, as `make up-containers` starts it (where a container engine works).
 
 The tests run in file order against one running platform (starting it costs minutes on two cores):
 1. the first `make up` turns the sample data into a dataset version, trains both families, sets a champion
@@ -14,6 +15,7 @@ The tests run in file order against one running platform (starting it costs minu
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,11 +36,19 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", REPO / "test-artifacts"))
 HOUSE = {f.name: f.example for f in INPUT_FIELDS}
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, object]]:
-    logs = tmp_path_factory.mktemp("e2e-logs")
-    running = new_platform(tmp_path_factory.mktemp("platform-data"), logs)
-    process = running.start("up")
+@pytest.fixture(scope="module", params=["processes", "containers"])
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Platform, object]]:
+    up_args: tuple[str, ...] = ()
+    if request.param == "containers":
+        request.getfixturevalue("image_tag")  # builds every image, or skips (printing why) where no engine works
+        built = subprocess.run([str(REPO / "images" / "pubsub_emulator.sh")], capture_output=True, text=True)
+        assert built.returncode == 0, built.stderr
+        up_args = ("--containers",)
+    logs = tmp_path_factory.mktemp(f"e2e-logs-{request.param}")
+    running = new_platform(tmp_path_factory.mktemp(f"platform-data-{request.param}"), logs, up_args)
+    process = running.up()
     try:
         running.wait_ready(process)
         yield running, process
@@ -171,7 +181,7 @@ def test_sigterm_stops_everything_and_a_restart_keeps_all_data(platform) -> None
     for name in PORT_NAMES:
         assert not port_open("127.0.0.1", int(running.env[name])), f"{name} still open after SIGTERM"
 
-    again = running.start("up", "--skip-pipeline", log_name="platform-up-2.log")
+    again = running.up("--skip-pipeline", log_name="platform-up-2.log")
     try:
         running.wait_ready(again, log_name="platform-up-2.log", timeout=300)
         assert len(_model_versions(running)) == versions_before

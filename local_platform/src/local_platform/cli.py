@@ -18,7 +18,9 @@ import requests
 from common.jsonlog import configure_logging
 from common.settings import Settings
 from local_platform import components
-from local_platform.pipeline import create_topics_and_subscriptions, run_pipeline, seed_sample_data
+from local_platform.container_stack import ContainerStack
+from local_platform.engine import EngineMissing, detect_engine
+from local_platform.pipeline import create_topics_and_subscriptions, seed_sample_data
 from local_platform.processes import NotReady
 from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Ports, Stack
 
@@ -29,8 +31,18 @@ def _data_dir() -> Path:
     return Path(os.environ.get("PLATFORM_DATA_DIR", ".data")).resolve()
 
 
-def up(skip_pipeline: bool = False) -> int:
-    stack = Stack(data_dir=_data_dir(), ports=Ports.from_env())
+def _stack(containers: bool) -> Stack | ContainerStack:
+    if containers:
+        return ContainerStack(data_dir=_data_dir(), engine=detect_engine(), ports=Ports.from_env())
+    return Stack(data_dir=_data_dir(), ports=Ports.from_env())
+
+
+def up(skip_pipeline: bool = False, containers: bool = False) -> int:
+    try:
+        stack = _stack(containers)
+    except EngineMissing as exc:
+        log.error(f"cannot run the platform from its images: {exc}")
+        return 1
     stack.check_ports_free()
     stopping = threading.Event()
 
@@ -43,6 +55,7 @@ def up(skip_pipeline: bool = False) -> int:
     os.environ.update(stack.env())
     settings = Settings.from_env("platform")
     try:
+        stack.prepare()
         log.info("starting the Pub/Sub emulator", extra={"port": stack.ports.pubsub})
         stack.start_bus()
         create_topics_and_subscriptions(settings)
@@ -57,7 +70,7 @@ def up(skip_pipeline: bool = False) -> int:
         stack.start_webapp()
         if seed_sample_data(settings, SAMPLE_DATASET, SAMPLE_OBJECT):
             log.info("the platform was empty: the sample dataset will be versioned and trained on")
-        if not skip_pipeline and not stopping.is_set() and run_pipeline(stack.env()) != 0:
+        if not skip_pipeline and not stopping.is_set() and stack.run_pipeline() != 0:
             log.error("the first pipeline run failed (see above); the services keep running")
         if stopping.is_set():
             return 0
@@ -77,7 +90,7 @@ def up(skip_pipeline: bool = False) -> int:
         log.info("every component stopped; data kept in " + str(stack.data_dir))
 
 
-def _wait_for_model(stack: Stack, timeout: float = 60.0) -> None:
+def _wait_for_model(stack: Stack | ContainerStack, timeout: float = 60.0) -> None:
     """mlapp loads the champion in the background; say so plainly if there is none yet."""
     url = f"http://127.0.0.1:{stack.ports.mlapp}/readyz"
     deadline = time.monotonic() + timeout
@@ -89,7 +102,7 @@ def _wait_for_model(stack: Stack, timeout: float = 60.0) -> None:
     log.warning("mlapp has no model loaded yet: predictions answer 503 until a champion exists (run make pipeline)")
 
 
-def _announce(stack: Stack) -> None:
+def _announce(stack: Stack | ContainerStack) -> None:
     lines = [
         f"The platform is running: open http://127.0.0.1:{stack.ports.webapp}",
         f"  webapp        http://127.0.0.1:{stack.ports.webapp}",
@@ -105,7 +118,8 @@ def _announce(stack: Stack) -> None:
 
 
 def pipeline() -> int:
-    stack = Stack(data_dir=_data_dir(), ports=Ports.from_env())
+    """Against whichever platform runs: from the job images when `make up-containers` runs it, else as processes."""
+    stack = _running_container_stack() or Stack(data_dir=_data_dir(), ports=Ports.from_env())
     env = stack.env()
     for name, url in (("MLflow", env["MLFLOW_TRACKING_URI"] + "/health"), ("dbapp", env["DBAPP_URL"] + "/healthz")):
         try:
@@ -113,7 +127,16 @@ def pipeline() -> int:
         except requests.RequestException:
             log.error(f"{name} is not reachable at {url}: start the platform with `make up` first")
             return 2
-    return run_pipeline(env)
+    return stack.run_pipeline()
+
+
+def _running_container_stack() -> ContainerStack | None:
+    try:
+        engine = detect_engine()
+    except EngineMissing:
+        return None
+    stack = ContainerStack(data_dir=_data_dir(), engine=engine, ports=Ports.from_env())
+    return stack if stack.running_containers() else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -121,11 +144,14 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     up_parser = sub.add_parser("up", help="run every component in the foreground until Ctrl-C")
     up_parser.add_argument("--skip-pipeline", action="store_true", help="do not run the data job and trainers")
+    up_parser.add_argument(
+        "--containers", action="store_true", help="run every component from its image (build them with make images)"
+    )
     sub.add_parser("pipeline", help="run the data job and every trainer once against the running platform")
     args = parser.parse_args(argv)
     configure_logging("platform", os.environ.get("LOG_LEVEL", "INFO"))
     if args.command == "up":
-        sys.exit(up(skip_pipeline=args.skip_pipeline))
+        sys.exit(up(skip_pipeline=args.skip_pipeline, containers=args.containers))
     sys.exit(pipeline())
 
 

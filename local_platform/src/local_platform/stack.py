@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_platform import components
+from local_platform.pipeline import run_pipeline
 from local_platform.processes import Child, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -54,6 +55,13 @@ class Stack:
             "MLAPP_URL": f"http://127.0.0.1:{self.ports.mlapp}",
             "MODELS_DIR": str(REPO_ROOT / "models"),
         }
+
+    def prepare(self) -> None:
+        """Nothing to set up before processes start (the container stack creates its network here)."""
+
+    def run_pipeline(self) -> int:
+        """The data job, then every trainer, as processes of this machine."""
+        return run_pipeline(self.env(), self.log_dir)
 
     def _log(self, name: str) -> Path | None:
         return self.log_dir / f"{name}.log" if self.log_dir else None

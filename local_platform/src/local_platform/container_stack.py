@@ -1,0 +1,151 @@
+"""The platform from its images (`make up-containers`): every component is a container on one network, where
+it reaches the others by service name as in Kubernetes, and publishes its port on the same 127.0.0.1 port as
+`make up`. Each container runs in the foreground of an engine `run --rm` process (a `Child`), so output,
+readiness and shutdown work as for the process stack; Ctrl-C stops and removes every container.
+
+The data folder is mounted at the same absolute path inside every container, so `make pipeline` on the host
+and the containers see the same buckets, SQLite files and MLflow artifacts, and data survives restarts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_platform import components
+from local_platform.engine import Engine, image
+from local_platform.processes import Child
+from local_platform.stack import Ports, Stack
+
+NETWORK = "house-price"
+LABEL = "house-price.platform=containers"
+APP_UID = 10001  # the user every image runs as
+PUBSUB_IMAGE = "pubsub-emulator"
+
+
+@dataclass
+class ContainerStack:
+    data_dir: Path
+    engine: Engine
+    ports: Ports = field(default_factory=Ports)
+    tag: str = "latest"
+    log_dir: Path | None = None
+    children: list[Child] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        """What host-side tools (`make pipeline`, the tests) see: the published ports, as for `make up`."""
+        return Stack(self.data_dir, self.ports).env()
+
+    def container_env(self) -> dict[str, str]:
+        """What every container sees: the other components by service name, on their container ports."""
+        return {
+            "PLATFORM_DATA_DIR": str(self.data_dir),
+            "PUBSUB_EMULATOR_HOST": "pubsub:8085",
+            "GCP_PROJECT": os.environ.get("GCP_PROJECT", "local-project"),
+            "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+            "MLFLOW_EXTRA_ALLOWED_HOSTS": "mlflow,mlflow:5000",
+            "DBAPP_URL": "http://dbapp:8082",
+            "MLAPP_URL": "http://mlapp:8081",
+        }
+
+    def check_ports_free(self) -> None:
+        Stack(self.data_dir, self.ports).check_ports_free()
+
+    def prepare(self) -> None:
+        """Remove what an interrupted run left, create the network, and let the images' user write the data."""
+        self.remove_leftovers()
+        self.engine.run("network", "create", "--label", LABEL, NETWORK, check=False)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _give_to_app_user(self.data_dir, self.engine)
+
+    def _run_command(self, name: str, image_name: str, args: list[str], port: tuple[int, int] | None) -> list[str]:
+        cmd = self.engine.command(
+            "run", "--rm", "--name", f"hp-{name}", "--label", LABEL,
+            "--network", NETWORK, "--network-alias", name,
+            "--read-only", "--tmpfs", "/tmp:rw,mode=1777",
+            "--volume", f"{self.data_dir}:{self.data_dir}",
+        )  # fmt: skip
+        if port:
+            cmd += ["--publish", f"127.0.0.1:{port[0]}:{port[1]}"]
+        for key, value in self.container_env().items():
+            cmd += ["--env", f"{key}={value}"]
+        return [*cmd, image(image_name, self.tag), *args]
+
+    def _start(self, name: str, image_name: str, port: tuple[int, int] | None, ready, timeout: float, *args: str):
+        cmd = self._run_command(name, image_name, list(args), port)
+        log = self.log_dir / f"{name}.log" if self.log_dir else None
+        child = Child(name, cmd, env=self.engine.env, log_path=log)
+        self.children.append(child.start())
+        if ready is not None:
+            child.wait_ready(ready, timeout=timeout)
+
+    def start_bus(self) -> None:
+        port = self.ports.pubsub
+        self._start("pubsub", PUBSUB_IMAGE, (port, 8085), components.pubsub_ready(port), 120)
+
+    def start_mlflow(self) -> None:
+        port = self.ports.mlflow
+        self._start("mlflow", "mlflow-server", (port, 5000), components.mlflow_ready(port), 180)
+
+    def start_dbapp(self) -> None:
+        port = self.ports.dbapp
+        self._start("dbapp", "dbapp", (port, 8082), components.service_ready(port), 90)
+        self._start("consumer", "dbapp", None, None, 0, "dbapp-consumer")
+
+    def start_mlapp(self) -> None:
+        port = self.ports.mlapp
+        self._start("mlapp", "mlapp", (port, 8081), components.service_ready(port), 90)
+
+    def start_webapp(self) -> None:
+        port = self.ports.webapp
+        self._start("webapp", "webapp", (port, 8080), components.service_ready(port), 90)
+
+    def run_pipeline(self) -> int:
+        """The data job, then every trainer, each from its image on the platform's network. Files the host
+        wrote into the data folder (the sample data, an operator's drop) are handed to the images' user first."""
+        _give_to_app_user(self.data_dir, self.engine)
+        for name, image_name, args in (("data-job", "data-job", []), ("train", "trainer", ["--all"])):
+            log = self.log_dir / f"{name}.log" if self.log_dir else None
+            cmd = self._run_command(name, image_name, args, None)
+            code = Child(name, cmd, env=self.engine.env, log_path=log, own_session=False).start().wait()
+            if code != 0:
+                return code
+        return 0
+
+    def running_containers(self) -> list[str]:
+        listed = self.engine.run("ps", "--quiet", "--filter", f"label={LABEL}", check=False)
+        return listed.stdout.split()
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop(grace=15)
+        self.children.clear()
+        self.remove_leftovers()
+
+    def remove_leftovers(self) -> None:
+        """Every container and the network of this platform, even those a killed launcher left behind."""
+        for _attempt in range(3):  # podman can report a container it is still stopping as not removable
+            listed = self.engine.run("ps", "--all", "--quiet", "--filter", f"label={LABEL}", check=False)
+            ids = listed.stdout.split()
+            if not ids:
+                break
+            self.engine.run("rm", "--force", "--time", "5", *ids, check=False, timeout=120)
+        self.engine.run("network", "rm", NETWORK, check=False)
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if not c.running), None)
+
+
+def _give_to_app_user(folder: Path, engine: Engine) -> None:
+    """The images run as UID 10001; the data folder and all in it must be theirs to write (rootful engines map
+    that UID to the host's 10001; rootless podman maps it into the user's range, hence `podman unshare`)."""
+    if os.geteuid() == 0:
+        for root, _dirs, files in os.walk(folder):  # every folder is a `root` once
+            for entry in (root, *(os.path.join(root, name) for name in files)):
+                os.chown(entry, APP_UID, APP_UID, follow_symlinks=False)
+    elif engine.name == "podman":
+        subprocess.run(
+            ["podman", "unshare", "chown", "-R", f"{APP_UID}:{APP_UID}", str(folder)],
+            env={**os.environ, **engine.env}, check=True,
+        )  # fmt: skip
