@@ -124,11 +124,16 @@ def test_consumer_process_shares_the_database_with_gunicorn_and_stops_on_sigterm
 ) -> None:
     prom = tmp_path / "prom"
     env = fx.dbapp_env(tmp_path / "dbapp.sqlite3", prom, GCP_PROJECT=gcp_project, PUBSUB_EMULATOR_HOST=pubsub_emulator)
+    env["CONSUMER_STATE_DIR"] = str(tmp_path / "state")
+    heartbeat = tmp_path / "state" / "heartbeat"
     log_path = logs_dir / f"dbapp-consumer-{gcp_project}.log"
     consumer = Child("dbapp-consumer", [fx.console_script("dbapp-consumer")], env=env, log_path=log_path)
     consumer.start()
     try:
         consumer.wait_ready(lambda: "consumer running" in consumer.tail(), timeout=30)
+        fx.wait_until(lambda: heartbeat.exists(), what="the consumer's heartbeat file (its probes read it)")
+        first_beat = heartbeat.stat().st_mtime_ns
+        fx.wait_until(lambda: heartbeat.stat().st_mtime_ns > first_beat, what="a second heartbeat")
         publisher = Publisher(gcp_project)
         correction = Event("correction.submitted", fx.correction(corrected=777_000.0))
         publisher.publish(correction)

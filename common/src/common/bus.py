@@ -19,10 +19,18 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(project: str, topics: Iterable[str]) -> None:
+    """Create each topic that does not exist. It is read first: in production Terraform owns the topics and a
+    workload may only see them, and Pub/Sub answers a create without that right with PermissionDenied."""
     publisher = pubsub_v1.PublisherClient()
     for topic in topics:
+        path = publisher.topic_path(project, topic)
         try:
-            publisher.create_topic(name=publisher.topic_path(project, topic))
+            publisher.get_topic(topic=path)
+            continue
+        except gexc.NotFound:
+            pass
+        try:
+            publisher.create_topic(name=path)
             log.info("created topic", extra={"topic": topic})
         except gexc.AlreadyExists:
             pass
@@ -51,10 +59,13 @@ def ensure_subscription(
     if expiration_ttl_seconds is not None:
         request["expiration_policy"] = {"ttl": {"seconds": expiration_ttl_seconds}}
     try:
-        subscriber.create_subscription(request=request)
-        log.info("created subscription", extra={"subscription": subscription, "topic": topic})
-    except gexc.AlreadyExists:
-        pass
+        subscriber.get_subscription(subscription=path)  # read first, as for topics
+    except gexc.NotFound:
+        try:
+            subscriber.create_subscription(request=request)
+            log.info("created subscription", extra={"subscription": subscription, "topic": topic})
+        except gexc.AlreadyExists:
+            pass
     finally:
         subscriber.close()
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from common.settings import ConfigError, Settings, env_float
 from dbapp.documents import Kind
@@ -16,6 +17,7 @@ SERVICE = "dbapp"
 class DbappConfig:
     settings: Settings
     mongo_settle_seconds: float
+    consumer_state_dir: Path | None = None  # CONSUMER_STATE_DIR: the consumer's heartbeat folder (its probes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None) -> DbappConfig:
@@ -28,6 +30,7 @@ class DbappConfig:
         return cls(
             settings=settings,
             mongo_settle_seconds=env_float(env, "DBAPP_MONGO_SETTLE_SECONDS", 2.0, minimum=0, maximum=3600),
+            consumer_state_dir=Path(env["CONSUMER_STATE_DIR"]) if env.get("CONSUMER_STATE_DIR") else None,
         )
 
     @property

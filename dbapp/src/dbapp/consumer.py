@@ -27,6 +27,7 @@ from common.jsonlog import configure_logging
 from common.settings import ConfigError
 from dbapp.config import DbappConfig
 from dbapp.documents import DocumentInvalid, Kind, normalise
+from dbapp.heartbeat import Heartbeat
 from dbapp.metrics import DB_ERRORS, DOCUMENTS_INSERTED, EVENTS
 from dbapp.storage import DocumentStore, open_store
 
@@ -152,8 +153,9 @@ def main() -> int:
         if ready:
             threads = start_consumers(settings.gcp_project, EventSink(store, config), stop)
             log.info("consumer running")
+        heartbeat = Heartbeat(config.consumer_state_dir)
         while not stop.wait(1.0):
-            pass
+            heartbeat.beat_if_alive(threads)
         for thread in threads:
             thread.join(timeout=15)
     finally:
