@@ -5,6 +5,9 @@ UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := python3 -m uv
 endif
+CHECKOV_VERSION := checkov==3.3.30
+# the checkov that `make services` installs as a uv tool (tests/integration/test_checkov.py runs it)
+export CHECKOV ?= $(shell $(UV) tool dir --bin 2>/dev/null)/checkov
 
 .PHONY: help install up up-containers images container-tools pipeline bench test test-unit test-integration lint format services clean-data
 
@@ -37,9 +40,11 @@ bench: install ## measure serving, batch, data job and training; prints a table,
 	@scripts/install_system_packages.sh
 	$(UV) run --frozen --no-sync bench
 
-services: ## install the Debian packages the tests and the bench use (chromium, prometheus, wrk); start PostgreSQL if stopped
+services: ## install the Debian packages the tests and the bench use (chromium, prometheus, wrk) and checkov; start PostgreSQL if stopped
 	@scripts/install_system_packages.sh
 	@scripts/ensure_test_services.sh
+	@# checkov in its own tool environment: it needs a fork of python-hcl2 that would shadow the one the tests use
+	@$(UV) tool install --quiet $(CHECKOV_VERSION) >/dev/null 2>&1 || echo "warning: could not install $(CHECKOV_VERSION): the checkov tests will skip"
 
 lint: install ## ruff lint and format check
 	$(UV) run --frozen --no-sync ruff check .

@@ -421,11 +421,13 @@ def test_ml_jobs_data_job_single_writer_and_one_trainer_per_family(target):
             trained.append(c["command"][2])
     assert sorted(trained) == families, "one trainer CronJob per model family folder"
     (setup,) = [j for j in k8s.of_kind(objs, "Job") if j["metadata"]["name"] == "pubsub-setup"]
+    # the Job runs pubsub/pubsub_setup.py from its generated ConfigMap (tests/unit/test_terraform_pubsub.py)
     command = setup["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[:2] == ["python", "-c"]
-    script = command[2]
+    assert command[0] == "python" and command[1].endswith("/pubsub_setup.py")
+    (spec_cm,) = [c for c in k8s.of_kind(objs, "ConfigMap") if c["metadata"]["name"].startswith("pubsub-setup")]
+    script = spec_cm["data"]["pubsub_setup.py"]
     compile(script, "pubsub-setup", "exec")
-    assert "ensure_topics" in script and "ensure_subscription" in script
+    assert "create_subscription" in script and "dead_letter_policy" in script and "retry_policy" in script
     for module, names in re.findall(r"from (common\.\w+) import ([\w, ]+)", script):
         imported = importlib.import_module(module)
         for attr in names.split(","):

@@ -14,114 +14,30 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cloudbuild_support import (
+    BUILDERS,
+    BUILT_INS,
+    ROOT,
+    STEP_KEYS,
+    TOP_KEYS,
+    TREES,
+    command,
+    image_ref,
+    load,
+    predecessors,
+    references,
+    steps_of,
+    strings,
+    unescape,
+)
 
-# image name -> Dockerfile (build context is the repository root)
-TREES = {
-    "cloudbuild_1.yaml": {
-        "k8s": "k8s_ml",
-        "namespace": "ml",
-        "images": {
-            "data-job": "data_collection_and_versioning/Dockerfile",
-            "trainer": "models/Dockerfile",
-            "mlflow-server": "mlflow/Dockerfile",
-        },
-        "test_prefixes": ("test_data_job_", "test_training_", "test_mlflow_", "test_model_quality", "test_promotion_"),
-    },
-    "cloudbuild_2.yaml": {
-        "k8s": "k8s_web",
-        "namespace": "web",
-        "images": {"webapp": "webapp/Dockerfile", "mlapp": "mlapp/Dockerfile", "dbapp": "dbapp/Dockerfile"},
-        "test_prefixes": ("test_webapp_", "test_mlapp_", "test_dbapp_"),
-    },
-}
 SHARED_TEST_FILES = ("test_schema.py", "test_features.py", "test_csv_validation.py", "test_common_")
-# Cloud Build's built-in substitutions (https://cloud.google.com/build/docs/configuring-builds/substitute-variable-values)
-BUILT_INS = {
-    "PROJECT_ID",
-    "PROJECT_NUMBER",
-    "BUILD_ID",
-    "LOCATION",
-    "TRIGGER_NAME",
-    "COMMIT_SHA",
-    "REVISION_ID",
-    "SHORT_SHA",
-    "REPO_NAME",
-    "REPO_FULL_NAME",
-    "BRANCH_NAME",
-    "TAG_NAME",
-    "REF_NAME",
-    "TRIGGER_BUILD_CONFIG_PATH",
-    "SERVICE_ACCOUNT_EMAIL",
-    "SERVICE_ACCOUNT",
-}
-STEP_KEYS = {"name", "id", "args", "env", "entrypoint", "waitFor", "dir", "secretEnv", "timeout", "script", "volumes"}
-TOP_KEYS = {"steps", "images", "substitutions", "options", "timeout", "availableSecrets", "tags", "logsBucket"}
-# `$NAME` / `${NAME}` that Cloud Build substitutes; `$$` is the escape for a literal `$` (a shell variable).
-SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-BUILDERS = ("gcr.io/cloud-builders/", "gcr.io/google.com/cloudsdktool/", "python:", "registry.k8s.io/kustomize/")
-
-
-def load(name: str) -> dict:
-    return yaml.safe_load((ROOT / name).read_text())
-
-
-def strings(value) -> list[str]:
-    """Every string inside a parsed YAML value."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings(v)]
-    return []
-
-
-def references(text: str) -> set[str]:
-    return {a or b for a, b in SUBSTITUTION.findall(text)}
-
-
-def unescape(text: str, substitutions: dict[str, str], **built_ins: str) -> str:
-    """Apply Cloud Build's substitution to one string, as the build would see it."""
-    values = {**substitutions, **built_ins}
-    out = SUBSTITUTION.sub(lambda m: values[m.group(1) or m.group(2)], text)
-    return out.replace("$$", "$")
-
-
-def predecessors(steps: list[dict], index: int) -> set[str]:
-    """Ids of every step that must finish before `steps[index]` starts (transitively). Cloud Build semantics: no
-    `waitFor` waits for every earlier step; `waitFor: ['-']` starts at once."""
-    ids = [s.get("id", f"#{i}") for i, s in enumerate(steps)]
-    by_id = dict(zip(ids, range(len(steps)), strict=True))
-    wait = steps[index].get("waitFor")
-    direct = ids[:index] if wait is None else [w for w in wait if w != "-"]
-    found: set[str] = set()
-    for dep in direct:
-        assert dep in by_id, f"step {ids[index]} waits for unknown step {dep!r}"
-        assert by_id[dep] < index, f"step {ids[index]} waits for a later step {dep!r}"
-        found |= {dep} | predecessors(steps, by_id[dep])
-    return found
-
-
-def command(step: dict) -> str:
-    """The step's command line as one string (entrypoint or image, then args)."""
-    head = step.get("entrypoint") or step["name"].rsplit("/", 1)[-1].split(":")[0]
-    return " ".join([head, *step.get("args", [])] + ([step["script"]] if "script" in step else []))
-
-
-def image_ref(image: str) -> str:
-    return "${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/" + image + ":$SHORT_SHA"
 
 
 @pytest.fixture(params=sorted(TREES), ids=lambda n: n.removesuffix(".yaml"))
 def pipeline(request) -> tuple[str, dict, dict]:
     return request.param, load(request.param), TREES[request.param]
-
-
-def steps_of(config: dict) -> list[dict]:
-    return config["steps"]
 
 
 def test_parses_with_only_known_fields(pipeline):
@@ -275,7 +191,10 @@ def test_no_project_id_is_hard_coded(pipeline):
     text = (ROOT / name).read_text()
     for registry in re.findall(r"[\w${}.-]+\.pkg\.dev/[^/\s\"']+", "\n".join(strings(config))):
         assert registry.endswith("/$PROJECT_ID"), f"{name}: registry path without $PROJECT_ID: {registry}"
-    assert "iam.gserviceaccount.com" not in text and "projects/" not in text, f"{name}: a literal resource path"
+    assert "projects/" not in text, f"{name}: a literal resource path"
+    # service-account domains only as the build's own project's (set-project writes GSA_DOMAIN from $PROJECT_ID)
+    for domain in re.findall(r"(\S*)\.iam\.gserviceaccount\.com", text):
+        assert domain.endswith("$PROJECT_ID"), f"{name}: a service-account domain not of $PROJECT_ID: {domain}"
     assert "mlops-476802" not in text  # the seed's project id
     for text_value in strings(config["steps"]):
         for match in re.findall(r"--project[= ](\S+)", text_value):
@@ -293,7 +212,7 @@ def test_substituted_commands_are_what_the_build_runs(pipeline):
     set_image, _ = deploy_steps(config)
     first = unescape(set_image["args"][3], config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
     image = next(iter(tree["images"]))
-    assert first == f"{image}=us-central1-docker.pkg.dev/p-1/house-price/{image}:abc1234"
+    assert first == f"{image}=europe-west1-docker.pkg.dev/p-1/house-price/{image}:abc1234"
 
 
 def test_a_manual_build_without_short_sha_fails_first():
