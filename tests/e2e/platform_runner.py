@@ -80,6 +80,8 @@ def new_platform(data_dir: Path, logs: Path, up_args: tuple[str, ...] = ()) -> P
             "MLFLOW_WORKERS": "1",
             "GUNICORN_WORKERS": "2",
             "MODEL_POLL_SECONDS": "5",
+            # its own network and container names: a platform a developer runs with make up-containers stays up
+            "CONTAINER_PLATFORM_NAME": f"hp-e2e-{os.getpid()}",
         }
     )
     return Platform(env=env, logs=logs, up_args=up_args)

@@ -18,8 +18,9 @@ from local_platform.engine import Engine, image
 from local_platform.processes import Child
 from local_platform.stack import Ports, Stack
 
-NETWORK = "house-price"
-LABEL = "house-price.platform=containers"
+# CONTAINER_PLATFORM_NAME names the network and prefixes the containers, so a second platform (the e2e tests)
+# can run beside the one `make up-containers` started without touching it.
+DEFAULT_NAME = "house-price"
 APP_UID = 10001  # the user every image runs as
 PUBSUB_IMAGE = "pubsub-emulator"
 
@@ -31,7 +32,13 @@ class ContainerStack:
     ports: Ports = field(default_factory=Ports)
     tag: str = "latest"
     log_dir: Path | None = None
+    name: str = field(default_factory=lambda: os.environ.get("CONTAINER_PLATFORM_NAME", DEFAULT_NAME))
     children: list[Child] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """On every container and the network: what `remove_leftovers` finds, even after a killed launcher."""
+        return f"house-price.platform={self.name}"
 
     def env(self) -> dict[str, str]:
         """What host-side tools (`make pipeline`, the tests) see: the published ports, as for `make up`."""
@@ -55,14 +62,14 @@ class ContainerStack:
     def prepare(self) -> None:
         """Remove what an interrupted run left, create the network, and let the images' user write the data."""
         self.remove_leftovers()
-        self.engine.run("network", "create", "--label", LABEL, NETWORK, check=False)
+        self.engine.run("network", "create", "--label", self.label, self.name, check=False)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _give_to_app_user(self.data_dir, self.engine)
 
     def _run_command(self, name: str, image_name: str, args: list[str], port: tuple[int, int] | None) -> list[str]:
         cmd = self.engine.command(
-            "run", "--rm", "--name", f"hp-{name}", "--label", LABEL,
-            "--network", NETWORK, "--network-alias", name,
+            "run", "--rm", "--name", f"{self.name}-{name}", "--label", self.label,
+            "--network", self.name, "--network-alias", name,
             "--read-only", "--tmpfs", "/tmp:rw,mode=1777",
             "--volume", f"{self.data_dir}:{self.data_dir}",
         )  # fmt: skip
@@ -114,7 +121,7 @@ class ContainerStack:
         return 0
 
     def running_containers(self) -> list[str]:
-        listed = self.engine.run("ps", "--quiet", "--filter", f"label={LABEL}", check=False)
+        listed = self.engine.run("ps", "--quiet", "--filter", f"label={self.label}", check=False)
         return listed.stdout.split()
 
     def stop(self) -> None:
@@ -126,12 +133,12 @@ class ContainerStack:
     def remove_leftovers(self) -> None:
         """Every container and the network of this platform, even those a killed launcher left behind."""
         for _attempt in range(3):  # podman can report a container it is still stopping as not removable
-            listed = self.engine.run("ps", "--all", "--quiet", "--filter", f"label={LABEL}", check=False)
+            listed = self.engine.run("ps", "--all", "--quiet", "--filter", f"label={self.label}", check=False)
             ids = listed.stdout.split()
             if not ids:
                 break
             self.engine.run("rm", "--force", "--time", "5", *ids, check=False, timeout=120)
-        self.engine.run("network", "rm", NETWORK, check=False)
+        self.engine.run("network", "rm", self.name, check=False)
 
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if not c.running), None)
