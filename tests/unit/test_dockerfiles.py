@@ -1,8 +1,8 @@
 """The Dockerfiles: one per deployable, hadolint-clean, copying only paths that exist and reach the build context,
 installing exactly their own workspace member, and running as a non-root user without build tools.
 
-No Docker engine runs here, so images are not built; these are the static checks (docs/architecture.md). The build
-context of every image is the repository root: `docker build -f <member>/Dockerfile .`.
+These are the static checks (docs/architecture.md); tests/integration/test_images.py builds every image and runs it.
+The build context of every image is the repository root: `docker build -f <member>/Dockerfile .`.
 """
 
 from __future__ import annotations
