@@ -23,6 +23,7 @@ from local_platform.engine import EngineMissing, detect_engine
 from local_platform.pipeline import create_topics_and_subscriptions, seed_sample_data
 from local_platform.processes import NotReady
 from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Ports, Stack
+from local_platform.supervisor import Supervisor
 
 log = logging.getLogger("platform")
 
@@ -76,11 +77,9 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
             return 0
         _wait_for_model(stack)
         _announce(stack)
+        supervisor = Supervisor(stack.children, after_restart={"pubsub": lambda: _recreate_bus(stack, settings)})
         while not stopping.wait(1.0):
-            dead = stack.dead_child()
-            if dead:
-                log.error(f"{dead.name} stopped unexpectedly; stopping the platform:\n{dead.tail()}")
-                return 1
+            supervisor.tick()
         return 0
     except (components.MissingPrerequisite, NotReady) as exc:
         log.error(str(exc))
@@ -88,6 +87,17 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
     finally:
         stack.stop()
         log.info("every component stopped; data kept in " + str(stack.data_dir))
+
+
+def _recreate_bus(stack: Stack | ContainerStack, settings: Settings, timeout: float = 90.0) -> None:
+    """A restarted emulator starts empty (it keeps messages in memory): the topics and subscriptions come back."""
+    ready = components.pubsub_ready(stack.ports.pubsub)
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise NotReady(f"the Pub/Sub emulator did not listen on port {stack.ports.pubsub} within {timeout:.0f} s")
+        time.sleep(0.5)
+    create_topics_and_subscriptions(settings)
 
 
 def _wait_for_model(stack: Stack | ContainerStack, timeout: float = 60.0) -> None:

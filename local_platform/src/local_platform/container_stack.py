@@ -140,9 +140,6 @@ class ContainerStack:
             self.engine.run("rm", "--force", "--time", "5", *ids, check=False, timeout=120)
         self.engine.run("network", "rm", self.name, check=False)
 
-    def dead_child(self) -> Child | None:
-        return next((c for c in self.children if not c.running), None)
-
 
 def _give_to_app_user(folder: Path, engine: Engine) -> None:
     """The images run as UID 10001; the data folder and all in it must be theirs to write (rootful engines map

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,9 @@ from typing import IO
 
 import requests
 
+# Every child gets SIGTERM when the launcher dies, even by SIGKILL (the kernel's parent-death signal, set by
+# util-linux's setpriv just before it execs the command), so no component is orphaned holding its port.
+DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "SIGTERM", "--") if shutil.which("setpriv") else ()
 COLOURS = ("\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m", "\033[31m")
 RESET = "\033[0m"
 
@@ -78,7 +82,7 @@ class Child:
 
     def start(self) -> Child:
         self.process = subprocess.Popen(
-            self.cmd,
+            [*DIE_WITH_PARENT, *self.cmd],
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.PIPE,

@@ -123,6 +123,3 @@ class Stack:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
-
-    def dead_child(self) -> Child | None:
-        return next((c for c in self.children if not c.running), None)
