@@ -1,7 +1,7 @@
 """gunicorn settings shared by every Flask service, all taken from the environment.
 
 Use with `gunicorn -c python:common.gunicorn_conf 'pkg.app:create_app()'`. `PORT`, `GUNICORN_WORKERS`,
-`GUNICORN_THREADS`, `GUNICORN_TIMEOUT` and `GUNICORN_WORKER_CLASS` tune it.
+`GUNICORN_THREADS`, `GUNICORN_TIMEOUT`, `GUNICORN_GRACEFUL_TIMEOUT` and `GUNICORN_WORKER_CLASS` tune it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "5"))
+# after SIGTERM, requests in flight get this long to finish: longer than webapp's 10 s publish timeout, so an
+# accepted prediction or correction is answered (the pods' preStop pause comes before, the two fit in the 30 s
+# terminationGracePeriodSeconds)
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # gunicorn >= 26 opens a control socket under $HOME by default: several servers on one machine would share
 # it, and a read-only root filesystem (Kubernetes) forbids it. Nothing here uses it.
 control_socket_disable = True
