@@ -175,6 +175,6 @@ def test_our_webapp_shows_what_the_seed_stored(dbapp: str, mlapp: str, tmp_path:
     assert "5 Seed History Lane" in ws.text_of(corrections.get_data(as_text=True))
     assert "$654,321" in ws.text_of(corrections.get_data(as_text=True))
 
-    health, ready = client.get("/health"), client.get("/readyz")
+    health, ready = client.get("/health?verbose=1"), client.get("/readyz?verbose=1")
     assert (health.status_code, health.get_json()) == (ready.status_code, ready.get_json())
     assert health.get_json()["dbapp"] == {"url": dbapp, "reachable": True, "ready": True}

@@ -276,7 +276,7 @@ def test_api_predict_and_corrections(client: FlaskClient, stack: wfx.DbappStack)
 
 
 def test_readyz_reports_the_services_it_uses(client: FlaskClient, stack: wfx.DbappStack, mlapp) -> None:
-    body = client.get("/readyz").get_json()
+    body = client.get("/readyz?verbose=1").get_json()
     assert body["status"] == "ready"
     assert body["dbapp"] == {"url": stack.url, "reachable": True, "ready": True}
     assert body["mlapp"]["reachable"] is True
