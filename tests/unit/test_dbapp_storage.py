@@ -143,3 +143,14 @@ def test_mongo_put_skips_sequences_that_are_already_taken() -> None:
     result = store.put("collection_1", "next", {})
     assert result.created and result.document.seq == max(seqs) + 1
     assert store.count("collection_1") == 4
+
+
+def test_mongodb_writes_wait_for_a_journaled_majority_unless_the_uri_says_otherwise() -> None:
+    from dbapp.storage.mongo import connect
+
+    durable = connect("mongodb://127.0.0.1:1/")  # pymongo connects lazily: nothing is contacted here
+    assert durable.write_concern.document == {"w": "majority", "j": True}
+    chosen = connect("mongodb://127.0.0.1:1/?w=1")
+    assert chosen.write_concern.document == {"w": 1}
+    durable.close()
+    chosen.close()

@@ -53,10 +53,14 @@ class ConnectionGauge(monitoring.ConnectionPoolListener):
 
 def connect(uri: str, *, server_selection_timeout_ms: int = 5000) -> MongoClient:
     """A client with aware UTC datetimes, the connection gauge, and a short server-selection timeout (unless
-    the URI sets one) so that `/readyz` answers 503 quickly when the server is down."""
+    the URI sets one) so that `/readyz` answers 503 quickly when the server is down. Writes are acknowledged
+    only once a majority of the replica set has them in its journal (unless the URI sets `w`): an event dbapp
+    acknowledged to Pub/Sub must survive a mongod crash."""
     options: dict[str, Any] = {"tz_aware": True, "event_listeners": [ConnectionGauge()], "appname": "dbapp"}
     if "serverselectiontimeoutms" not in uri.lower():
         options["serverSelectionTimeoutMS"] = server_selection_timeout_ms
+    if "w=" not in uri.lower():
+        options.update(w="majority", journal=True)
     return MongoClient(uri, **options)
 
 
