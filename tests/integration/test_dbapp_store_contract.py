@@ -159,6 +159,10 @@ def test_a_seed_correction_of_one_house_is_one_document_even_when_written_concur
 
 
 def test_sequences_are_unique_and_increasing_with_concurrent_writers(backend: DocumentStore) -> None:
+    if isinstance(getattr(backend, "client", None), mongomock.MongoClient):
+        # seen here: about 1 run in 12 loses 2 of 60 documents inside mongomock itself
+        pytest.skip("mongomock is not thread-safe: concurrent writers run on SQLite and a real MongoDB only")
+
     def write(worker: int) -> None:
         for n in range(15):
             backend.put("collection_2", f"{worker}-{n}", {"worker": worker, "n": n})
