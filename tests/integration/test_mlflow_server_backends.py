@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from common import registry
 from common.features import HouseFeatures
 from common.schema import FIELD_NAMES
-from common.training.trainer import using_tracking_uri
+from common.training.tracking import using_tracking_uri
 from mlflow_server.config import with_driver
 from tests.conftest import start_mlflow
 from tests.integration import training_support as support

@@ -14,38 +14,37 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 import sklearn
-from mlflow import MlflowClient
-from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from common import registry
 from common.blobstore import open_store
 from common.bus import Publisher
-from common.contracts.events import ModelPromoted
 from common.dataset_versions import committed_versions, load_versions
-from common.events import Event
 from common.features import HouseFeatures
 from common.schema import FIELD_NAMES, PRICE
 from common.settings import ConfigError, Settings
+from common.training.champion import promote, publish_promotion
 from common.training.evaluation import Evaluation, evaluate, median_baseline_mae
 from common.training.family import FamilySpec
-from common.training.promotion import ChampionScore, Decision, decide_promotion
+from common.training.promotion import Decision
+from common.training.tracking import (
+    RUN_TAG_MODEL_NAME,
+    ensure_experiment,
+    find_finished_run,
+    signature,
+    using_tracking_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,6 @@ PUBLISH_EVENTS_ENV = "PUBLISH_EVENTS"
 # spinning OpenMP workers on a shared, busy node can make a 2-second fit take minutes.
 TRAIN_THREADS_ENV = "TRAIN_THREADS"
 MODEL_ARTIFACT_NAME = "model"
-RUN_TAG_MODEL_NAME = "registered_model"
-PROMOTION_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -111,56 +108,6 @@ def pip_requirements() -> list[str]:
         f"numpy=={np.__version__}",
         f"pandas=={pd.__version__}",
     ]
-
-
-def ensure_experiment(client: MlflowClient, name: str) -> str:
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        try:
-            return client.create_experiment(name)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-            experiment = client.get_experiment_by_name(name)
-            assert experiment is not None
-    if experiment.lifecycle_stage == "deleted":
-        client.restore_experiment(experiment.experiment_id)
-    return experiment.experiment_id
-
-
-def find_finished_run(client: MlflowClient, experiment_id: str, model_name: str, dataset_version: int) -> Run | None:
-    runs = client.search_runs(
-        [experiment_id],
-        filter_string=(
-            f"tags.{registry.TAG_DATASET_VERSION} = '{dataset_version}' "
-            f"and tags.{RUN_TAG_MODEL_NAME} = '{model_name}' and attributes.status = 'FINISHED'"
-        ),
-        max_results=1,
-    )
-    return runs[0] if runs else None
-
-
-def _signature(pipeline: Pipeline, x_train: pd.DataFrame) -> Any:
-    sample = x_train.head(5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the hint about integer columns: our inputs are never missing
-        return infer_signature(sample, pipeline.predict(sample))
-
-
-@contextlib.contextmanager
-def using_tracking_uri(uri: str) -> Iterator[None]:
-    """MLflow's fluent API (start_run, log_model) for `uri`, leaving the process-wide setting (and the
-    MLFLOW_TRACKING_URI variable that `set_tracking_uri` exports) as they were."""
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    previous, previous_env = tracking_utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
-        if previous_env is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = previous_env
 
 
 class _Timer:
@@ -274,7 +221,7 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
             name=MODEL_ARTIFACT_NAME,
             skops_trusted_types=list(registry.TRUSTED_TYPES),
             pip_requirements=pip_requirements(),
-            signature=_signature(pipeline, x_train),
+            signature=signature(pipeline, x_train),
         )
         version_tags = {
             registry.TAG_FAMILY: spec.name,
@@ -297,7 +244,7 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
         log.info("registered the model", extra={**context, "seconds": step.seconds()})
 
         step = _Timer()
-        decision = _promote(client, settings, model_version, holdout_eval, baseline_mae, x_holdout, y_holdout, context)
+        decision = promote(client, settings, model_version, holdout_eval, baseline_mae, x_holdout, y_holdout, context)
         log.info(
             "promotion decided",
             extra={**context, "decision": decision.label, "reason": decision.reason, "seconds": step.seconds()},
@@ -305,104 +252,12 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
 
         event_id = None
         if decision.promote and publisher is not None:
-            event_id = _publish(publisher, client, settings, spec.name, version, model_version, holdout_eval, decision)
+            event_id = publish_promotion(
+                publisher, client, settings, spec.name, version, model_version, holdout_eval, decision
+            )
     run_url = f"{settings.mlflow_tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run.info.run_id}"
     log.info(
         "training finished",
         extra={**context, "decision": decision.label, "seconds": total.seconds(), "run_url": run_url},
     )
     return TrainResult(spec.name, "trained", version, run.info.run_id, model_version, holdout_eval, decision, event_id)
-
-
-def _score_champion(
-    settings: Settings, champion_version: int, x_holdout: pd.DataFrame, y_holdout: np.ndarray
-) -> ChampionScore:
-    try:
-        model = registry.load_version(settings.mlflow_tracking_uri, settings.model_name, champion_version)
-        return ChampionScore(champion_version, evaluate(y_holdout, model.predict(x_holdout)))
-    except Exception as exc:  # a champion that cannot load or predict cannot serve either: recorded, not fatal
-        log.exception("the champion could not be scored", extra={"champion_version": champion_version})
-        return ChampionScore(champion_version, None, f"{type(exc).__name__}: {exc}")
-
-
-def _promote(
-    client: MlflowClient,
-    settings: Settings,
-    model_version: int,
-    holdout_eval: Evaluation,
-    baseline_mae: float,
-    x_holdout: pd.DataFrame,
-    y_holdout: np.ndarray,
-    context: dict[str, Any],
-) -> Decision:
-    """Score the champion, decide, record the decision in tags (model version and run), then move the alias
-    if promoted; decide again if another trainer moved the alias meanwhile."""
-    name, alias = settings.model_name, settings.champion_alias
-    for _ in range(PROMOTION_ATTEMPTS):
-        champion = registry.get_champion(client, name, alias)
-        score = None
-        if champion is not None:
-            log.info(
-                "scoring the champion on the same holdout", extra={**context, "champion_version": champion.version}
-            )
-            score = _score_champion(settings, int(champion.version), x_holdout, y_holdout)
-        decision = decide_promotion(holdout_eval, baseline_mae, score)
-        if decision.promote:
-            current = registry.get_champion(client, name, alias)
-            if (current and current.version) != (champion and champion.version):
-                log.info("the champion changed while scoring: deciding again", extra=context)
-                continue
-        _record(client, settings, model_version, decision, score)
-        if decision.promote:
-            registry.set_champion(client, name, model_version, alias)
-            log.info("moved the champion alias", extra={**context, "alias": alias})
-        return decision
-    decision = Decision(False, "the champion kept changing while this candidate was scored")
-    _record(client, settings, model_version, decision, None)
-    return decision
-
-
-def _record(
-    client: MlflowClient, settings: Settings, model_version: int, decision: Decision, score: ChampionScore | None
-) -> None:
-    tags = {
-        registry.TAG_DECISION: decision.label,
-        registry.TAG_REASON: decision.reason,
-        registry.TAG_COMPARED_WITH: decision.compared_with_version,
-        "compared_champion_mae": score.evaluation.mae if score and score.evaluation else None,
-    }
-    registry.set_version_tags(client, settings.model_name, model_version, tags)
-    mlflow.set_tags({k: registry.tag_value(v) for k, v in tags.items()})
-
-
-def _publish(
-    publisher: Publisher,
-    client: MlflowClient,
-    settings: Settings,
-    family: str,
-    dataset_version: int,
-    model_version: int,
-    holdout_eval: Evaluation,
-    decision: Decision,
-) -> str | None:
-    """Publish `model.promoted`. A failure is logged and tagged, not raised: the alias already moved, and
-    mlapp also polls the alias."""
-    event = Event(
-        "model.promoted",
-        ModelPromoted(
-            name=settings.model_name,
-            version=model_version,
-            family=family,
-            dataset_version=dataset_version,
-            holdout_mae=holdout_eval.mae,
-            previous_version=decision.compared_with_version,
-        ).model_dump(),
-    )
-    try:
-        publisher.publish(event)
-    except Exception as exc:
-        log.exception("publishing the promotion event failed", extra={"event_id": event.event_id})
-        registry.set_version_tags(client, settings.model_name, model_version, {"promotion_event": f"failed: {exc}"})
-        return None
-    registry.set_version_tags(client, settings.model_name, model_version, {"promotion_event": event.event_id})
-    return event.event_id
