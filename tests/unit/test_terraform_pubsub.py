@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 
 import pytest
 from google.api_core import exceptions as errors
@@ -99,7 +100,8 @@ def reconcile(publisher, subscriber):
     return setup.reconcile("p-1", SPEC, publisher, subscriber, pubsub_v1.types, errors)
 
 
-def test_on_an_empty_project_the_job_creates_what_terraform_creates(capsys):
+def test_on_an_empty_project_the_job_creates_what_terraform_creates(caplog):
+    caplog.set_level(logging.INFO, logger="pubsub-setup")
     publisher, subscriber = FakePublisher(), FakeSubscriber()
     assert reconcile(publisher, subscriber) == 0
     assert set(publisher.created) == terraform_topics("p-1")
@@ -107,7 +109,7 @@ def test_on_an_empty_project_the_job_creates_what_terraform_creates(capsys):
     assert set(subscriber.created) == set(expected)
     for name, made in subscriber.subscriptions.items():
         assert pubsub_v1.types.Subscription.to_dict(made) == pubsub_v1.types.Subscription.to_dict(expected[name]), name
-    assert "created" in capsys.readouterr().out
+    assert "created projects/p-1/topics/predictions" in caplog.messages
 
 
 def test_a_terraform_made_project_passes_unchanged():
@@ -127,7 +129,7 @@ def test_a_terraform_made_project_passes_unchanged():
         ("expiration_policy", {"ttl": "2678400s"}),
     ],
 )
-def test_a_difference_from_the_spec_fails_the_job(capsys, field, value):
+def test_a_difference_from_the_spec_fails_the_job(caplog, field, value):
     subscriptions = terraform_subscriptions("p-1")
     changed = pubsub_v1.types.Subscription.to_dict(subscriptions["projects/p-1/subscriptions/dbapp-predictions"])
     if value is None:
@@ -138,13 +140,13 @@ def test_a_difference_from_the_spec_fails_the_job(capsys, field, value):
         json.dumps(changed)
     )
     assert reconcile(FakePublisher(terraform_topics("p-1")), FakeSubscriber(subscriptions)) == 1
-    assert f"DIFFERS projects/p-1/subscriptions/dbapp-predictions: {field}" in capsys.readouterr().out
+    assert any(m.startswith(f"differs projects/p-1/subscriptions/dbapp-predictions: {field}") for m in caplog.messages)
 
 
-def test_missing_and_not_allowed_to_create_fails_naming_terraform(capsys):
+def test_missing_and_not_allowed_to_create_fails_naming_terraform(caplog):
     topics = terraform_topics("p-1") - {"projects/p-1/topics/dataset-versions"}
     assert reconcile(FakePublisher(topics, deny=True), FakeSubscriber(terraform_subscriptions("p-1"))) == 1
-    assert "MISSING projects/p-1/topics/dataset-versions" in capsys.readouterr().out
+    assert any(m.startswith("missing projects/p-1/topics/dataset-versions") for m in caplog.messages)
 
 
 def test_the_job_runs_the_script_on_the_mounted_spec():

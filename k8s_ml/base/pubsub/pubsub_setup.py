@@ -8,7 +8,7 @@ Terraform owns them in Google Cloud. On every ml deploy this Job:
     exists, compares it with the spec (topic, ack deadline, retention, no expiry, dead-letter policy, retry
     policy); if it is missing, creates it from the spec, which only works where the Job may create (a project
     without Terraform; in Terraform's projects its account may only read, and a missing one is reported).
-Any difference, or anything missing that could not be created, is printed and the Job fails (exit 1).
+Any difference, or anything missing that could not be created, is logged and the Job fails (exit 1).
 
 Dead-lettering also needs Pub/Sub's service agent to publish to each dead-letter topic and subscribe to each
 subscription: Terraform grants that; in a project without Terraform, grant it by hand (infra/terraform/README.md).
@@ -17,12 +17,14 @@ subscription: Terraform grants that; in a project without Terraform, grant it by
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 SPEC_PATH = "/etc/pubsub-setup/subscriptions.json"
+log = logging.getLogger("pubsub-setup")
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
@@ -96,7 +98,7 @@ def differences(actual: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
 
 
 def reconcile(project: str, spec: dict[str, Any], publisher: Any, subscriber: Any, types: Any, errors: Any) -> int:
-    """Check (and create what is missing); print one line per topic and subscription; 0 when all match.
+    """Check (and create what is missing); log one line per topic and subscription; 0 when all match.
 
     `types` is `google.cloud.pubsub_v1.types`, `errors` is `google.api_core.exceptions` (tests pass fakes for the
     clients only)."""
@@ -105,7 +107,7 @@ def reconcile(project: str, spec: dict[str, Any], publisher: Any, subscriber: An
     for path in topics:
         try:
             publisher.get_topic(topic=path)
-            print(f"ok      {path}")
+            log.info(f"ok {path}", extra={"resource": path})
         except errors.NotFound:
             failed += _create(lambda p=path: publisher.create_topic(name=p), path, errors)
     for request in requests:
@@ -118,9 +120,9 @@ def reconcile(project: str, spec: dict[str, Any], publisher: Any, subscriber: An
         wanted = {k: v for k, v in types.Subscription.to_dict(types.Subscription(request)).items() if k in request}
         problems = differences(actual, wanted)
         for problem in problems:
-            print(f"DIFFERS {path}: {problem}")
+            log.error(f"differs {path}: {problem}", extra={"resource": path})
         if not problems:
-            print(f"ok      {path}")
+            log.info(f"ok {path}", extra={"resource": path})
         failed += bool(problems)
     return 1 if failed else 0
 
@@ -129,12 +131,15 @@ def _create(action: Any, path: str, errors: Any) -> int:
     try:
         action()
     except errors.AlreadyExists:  # created meanwhile (another run): the next deploy checks it
-        print(f"ok      {path} (created meanwhile)")
+        log.info(f"ok {path} (created meanwhile)", extra={"resource": path})
         return 0
     except errors.PermissionDenied:
-        print(f"MISSING {path}: not allowed to create it here; run `terraform apply` in infra/terraform")
+        log.error(
+            f"missing {path}: not allowed to create it here; run `terraform apply` in infra/terraform",
+            extra={"resource": path},
+        )
         return 1
-    print(f"created {path}")
+    log.info(f"created {path}", extra={"resource": path})
     return 0
 
 
@@ -143,11 +148,14 @@ def main() -> int:
     from google.cloud import pubsub_v1
 
     from common.events import ALL_TOPICS, SUBSCRIPTIONS
+    from common.jsonlog import configure_logging
+
+    configure_logging("pubsub-setup")
 
     spec = load_spec(os.environ.get("PUBSUB_SPEC", SPEC_PATH))
     problems = missing_from_spec(spec, ALL_TOPICS, SUBSCRIPTIONS)
     for problem in problems:
-        print(f"SPEC    {problem}")
+        log.error(f"spec {problem}")
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     try:
         status = reconcile(os.environ["GCP_PROJECT"], spec, publisher, subscriber, pubsub_v1.types, errors)
