@@ -280,3 +280,22 @@ def test_readyz_reports_the_services_it_uses(client: FlaskClient, stack: wfx.Dba
     assert body["status"] == "ready"
     assert body["dbapp"] == {"url": stack.url, "reachable": True, "ready": True}
     assert body["mlapp"]["reachable"] is True
+
+
+def test_a_retried_correction_with_its_idempotency_key_is_stored_once(
+    client: FlaskClient, stack: wfx.DbappStack
+) -> None:
+    rec = wfx.record(street="8 Retry Road")
+    key = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    answers = [client.post("/api/corrections", json={"record": rec, "corrected_price": 612_000}, headers=key)]
+    answers.append(client.post("/api/corrections", json={"record": rec, "corrected_price": 612_000}, headers=key))
+    assert [a.status_code for a in answers] == [202, 202]
+    event_id = answers[0].get_json()["event_id"]
+    assert answers[1].get_json()["event_id"] == event_id
+    stack.stored("collection_2", event_id)
+    later = client.post("/api/corrections", json={"record": rec, "corrected_price": 612_000}, headers=key)
+    marker = client.post("/api/corrections", json={"record": rec, "corrected_price": 613_000})
+    stack.stored("collection_2", marker.get_json()["event_id"])  # published after the retries, stored after them
+    assert later.get_json()["event_id"] == event_id
+    stored = [i for i in stack.items("collection_2") if i["street"] == "8 Retry Road"]
+    assert sorted(i["price"] for i in stored) == [612_000.0, 613_000.0]

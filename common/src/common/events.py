@@ -2,7 +2,9 @@
 models are `common.contracts.events`).
 
 An envelope is `{"event_id", "type", "schema_version", "occurred_at", "data"}`. The producer sets a UUID
-`event_id`; consumers upsert by it, so a redelivered message never duplicates data.
+`event_id`; consumers upsert by it, so a redelivered message never duplicates data. A producer that was given
+an idempotency key derives the id from it (`event_id_for_key`), so a retried request publishes the same event
+and is stored once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,27 @@ EVENT_TYPES = {
     "model.promoted": TOPIC_MODEL_PROMOTIONS,
 }
 SCHEMA_VERSION = 1
+
+# Fixed namespace of the ids derived from idempotency keys (changing it would make retries store twice).
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5c0e1d7a-3f42-4b8e-9a51-8d2f6c4b7e10")
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+
+def idempotency_key_problem(key: str) -> str | None:
+    """Why `key` cannot be an idempotency key (1-200 visible ASCII characters), or None when it can."""
+    if not key:
+        return "must not be empty"
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        return f"must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters"
+    if not all("!" <= char <= "~" for char in key):
+        return "must be visible ASCII characters (no spaces or control characters)"
+    return None
+
+
+def event_id_for_key(event_type: str, key: str, scope: str = "") -> str:
+    """The event id for a write sent with idempotency key `key`: the same type, scope and key always give the
+    same id. `scope` keeps one client's keys apart from another's (the API client's name when tokens are set)."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{event_type}\n{scope}\n{key}"))
 
 
 class EventInvalid(ValueError):

@@ -37,9 +37,11 @@ BAD_JSON = Answer(ErrorBody, "The body is not JSON this route accepts (invalid, 
 TOO_LARGE = Answer(ErrorBody, "The body is larger than this route accepts")
 
 
-def write_answers(ok: dict[int, Answer], *, invalid: Answer, unavailable: Answer) -> dict[int, Answer]:
+def write_answers(
+    ok: dict[int, Answer], *, invalid: Answer, unavailable: Answer, bad_request: Answer = BAD_JSON
+) -> dict[int, Answer]:
     """The answers of a route that takes a JSON body: `ok`, and the refusals every such route can give."""
-    return {**ok, 400: BAD_JSON, 413: TOO_LARGE, 422: invalid, 503: unavailable}
+    return {**ok, 400: bad_request, 413: TOO_LARGE, 422: invalid, 503: unavailable}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Operation:
     answers: dict[int, Answer]
     query: type[BaseModel] | None
     path_params: dict[str, dict[str, Any]]
+    headers: dict[str, dict[str, Any]]
     body_limit: int | None
     tag: str
 
@@ -78,10 +81,12 @@ class ApiDoc:
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         path_params: dict[str, dict[str, Any]] | None = None,
+        headers: dict[str, dict[str, Any]] | None = None,
         body_limit: int | None = None,
         tag: str = "",
     ) -> Callable[[F], F]:
-        """Record a route's contract; the view function is returned unchanged."""
+        """Record a route's contract; the view function is returned unchanged. `headers` maps an optional
+        request header's name to `{"schema": ..., "description": ...}`."""
 
         def record(view: F) -> F:
             limit = body_limit or (DEFAULT_BODY_LIMIT if method.upper() in ("POST", "PUT", "PATCH") else None)
@@ -95,6 +100,7 @@ class ApiDoc:
                     answers=answers,
                     query=query,
                     path_params=path_params or {},
+                    headers=headers or {},
                     body_limit=limit,
                     tag=tag or self.title,
                 )
@@ -138,6 +144,8 @@ def _parameters(op: Operation, schemas: dict[tuple[type[BaseModel], str], Any]) 
         for name, prop in op.query.model_json_schema(ref_template=REF)["properties"].items():
             description = prop.pop("description", "")
             params.append({"name": name, "in": "query", "required": False, "schema": prop, "description": description})
+    for name, header in op.headers.items():
+        params.append({"name": name, "in": "header", "required": False, **header})
     return params
 
 

@@ -20,13 +20,17 @@ from webapp.publishing import BusUnavailable, correction_event, prediction_event
 log = logging.getLogger(__name__)
 
 
-def predict(ctx: WebappContext, record: dict[str, Any]) -> tuple[Prediction, str | None]:
-    """Raises `clients.ServiceUnavailable` or `clients.InputRejected`; never returns a price mlapp did not give."""
+def predict(
+    ctx: WebappContext, record: dict[str, Any], idempotency_key: str | None = None, scope: str = ""
+) -> tuple[Prediction, str | None]:
+    """Raises `clients.ServiceUnavailable` or `clients.InputRejected`; never returns a price mlapp did not give.
+
+    With an idempotency key, a retry publishes the same event id, so dbapp records the prediction once."""
     started = time.perf_counter()
     prediction = ctx.mlapp.predict(record)
     PREDICTION_LATENCY.observe(time.perf_counter() - started)
     LAST_PREDICTED_PRICE.set(prediction.result)
-    event = prediction_event(record, prediction.result, prediction.model)
+    event = prediction_event(record, prediction.result, prediction.model, idempotency_key, scope)
     try:
         event_id: str | None = publish(ctx.bus, event, ctx.config.publish_timeout)
     except BusUnavailable:
@@ -39,14 +43,19 @@ def predict(ctx: WebappContext, record: dict[str, Any]) -> tuple[Prediction, str
     return prediction, event_id
 
 
-def correct(ctx: WebappContext, carried: CorrectionContext, corrected_price: float) -> str:
-    """Publish the correction and return its event id; raises `BusUnavailable` (counted) if it was not accepted."""
+def correct(ctx: WebappContext, carried: CorrectionContext, corrected_price: float, scope: str = "") -> str:
+    """Publish the correction and return its event id; raises `BusUnavailable` (counted) if it was not accepted.
+
+    The event id is derived from the carried idempotency key when there is one: a resubmitted form or a retried
+    API call publishes the same event, which dbapp stores once."""
     event = correction_event(
         carried.record,
         corrected_price,
         predicted_price=carried.predicted_price,
         prediction_event_id=carried.prediction_event_id,
         model=carried.model,
+        idempotency_key=carried.idempotency_key,
+        scope=scope,
     )
     try:
         event_id = publish(ctx.bus, event, ctx.config.publish_timeout)

@@ -1,8 +1,10 @@
 """What the HTML forms send: the 16 house fields, a corrected price, and the signed correction context.
 
 The rules are the shared schema's (`common.schema`), so a form, the JSON API, mlapp and dbapp all say the same
-thing about the same value. The result page carries the record, the predicted price, the model and the
-prediction's event id in one signed token: the correction that comes back is exactly what was priced.
+thing about the same value. The result page carries the record, the predicted price, the model, the
+prediction's event id and an idempotency key minted for this page in one signed token: the correction that
+comes back is exactly what was priced, and submitting the same page twice (a person retrying after a timeout)
+publishes the same correction event, stored once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from common.events import idempotency_key_problem
 from common.schema import (
     FIELD_NAMES,
     FIELDS_BY_NAME,
@@ -77,6 +80,7 @@ class CorrectionContext:
     predicted_price: float | None
     prediction_event_id: str | None
     model: dict[str, Any] | None
+    idempotency_key: str | None = None
 
 
 class TokenInvalid(ValueError):
@@ -94,6 +98,7 @@ class CorrectionTokens:
                 "predicted_price": context.predicted_price,
                 "prediction_event_id": context.prediction_event_id,
                 "model": context.model,
+                "idempotency_key": context.idempotency_key,
             }
         )
 
@@ -114,9 +119,11 @@ class CorrectionTokens:
         predicted = data.get("predicted_price")
         model = data.get("model")
         event_id = data.get("prediction_event_id")
+        key = data.get("idempotency_key")
         return CorrectionContext(
             record=record,
             predicted_price=float(predicted) if isinstance(predicted, int | float) else None,
             prediction_event_id=event_id if isinstance(event_id, str) else None,
             model=model if isinstance(model, dict) else None,
+            idempotency_key=key if isinstance(key, str) and idempotency_key_problem(key) is None else None,
         )

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from common.contracts.events import CorrectionSubmitted, PredictionMade
 from common.contracts.house import ModelRef
-from common.events import Event
+from common.events import Event, event_id_for_key
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,22 @@ class BusUnavailable(RuntimeError):
     """The event could not be published; the message says why (for logs)."""
 
 
-def prediction_event(record: dict[str, Any], result: float, model: dict[str, Any]) -> Event:
+def _event(event_type: str, data: dict[str, Any], idempotency_key: str | None, scope: str) -> Event:
+    """A new event; its id is derived from the idempotency key when there is one, so a retry is the same event."""
+    if idempotency_key is None:
+        return Event(type=event_type, data=data)
+    return Event(type=event_type, data=data, event_id=event_id_for_key(event_type, idempotency_key, scope))
+
+
+def prediction_event(
+    record: dict[str, Any],
+    result: float,
+    model: dict[str, Any],
+    idempotency_key: str | None = None,
+    scope: str = "",
+) -> Event:
     data = PredictionMade(record=record, result=result, model=ModelRef.model_validate(model))
-    return Event(type="prediction.made", data=data.model_dump(mode="json"))
+    return _event("prediction.made", data.model_dump(mode="json"), idempotency_key, scope)
 
 
 def correction_event(
@@ -35,6 +48,8 @@ def correction_event(
     predicted_price: float | None = None,
     prediction_event_id: str | None = None,
     model: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    scope: str = "",
 ) -> Event:
     data = CorrectionSubmitted(
         record=record,
@@ -43,7 +58,7 @@ def correction_event(
         prediction_event_id=prediction_event_id,
         model=ModelRef.model_validate(model) if model is not None else None,
     )
-    return Event(type="correction.submitted", data=data.model_dump(mode="json"))
+    return _event("correction.submitted", data.model_dump(mode="json"), idempotency_key, scope)
 
 
 def publish(bus: EventBus, event: Event, timeout: float) -> str:

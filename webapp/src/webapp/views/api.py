@@ -1,7 +1,9 @@
 """JSON API for programs (no cookies, no CSRF token): `POST /api/predict` and `POST /api/corrections`.
 
 Errors are JSON objects: `{"error"}`, plus `fields` (field -> message) for input errors (422). Field names of a
-correction's record are prefixed `record.` (as dbapp does).
+correction's record are prefixed `record.` (as dbapp does). Both writes take an `Idempotency-Key` header: the
+event id is derived from it, so a client that retries with the same key gets the same event id back and dbapp
+stores the prediction or correction once.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from common.contracts import webapp_api as w
 from common.contracts.answers import ErrorBody
 from common.contracts.base import InputInvalid, parse
+from common.events import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_key_problem
 from common.openapi import Answer, ApiDoc, write_answers
 from common.schema import RecordInvalid, validate_record
 from common.webservice import json_body
@@ -57,6 +60,31 @@ def _body() -> dict[str, Any]:
     return body
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+HEADERS = {
+    IDEMPOTENCY_HEADER: {
+        "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH, "pattern": "^[!-~]+$"},
+        "description": "A key the client chooses for this write (a UUID, say) and sends again with every retry "
+        "of it: the retry answers the same event id and the write is stored once.",
+    }
+}
+BAD_REQUEST = Answer(
+    ErrorBody,
+    "The body is not JSON this route accepts (invalid, NaN/Infinity, nested too deeply), or the "
+    "Idempotency-Key header is not 1-200 visible ASCII characters",
+)
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    problem = idempotency_key_problem(key)
+    if problem:
+        raise BadRequest(f"the {IDEMPOTENCY_HEADER} header {problem}")
+    return key
+
+
 def _unavailable(exc: ServiceUnavailable):
     ERROR_COUNT.inc()
     log.warning("price service unavailable", extra={"reason": exc.reason, "detail": exc.detail})
@@ -72,20 +100,23 @@ def _unavailable(exc: ServiceUnavailable):
     "/predict",
     summary="Price one house and record the prediction",
     body=w.ApiPredictBody,
+    headers=HEADERS,
     answers=write_answers(
         {200: Answer(w.ApiPrediction, "The price, the model and the prediction's event id")},
         invalid=Answer(ErrorBody, "Invalid house record: `fields` names each bad field"),
         unavailable=Answer(ErrorBody, "The price service is not available"),
+        bad_request=BAD_REQUEST,
     ),
 )
 def predict():
     PREDICTION_REQUESTS.inc()
+    key = _idempotency_key()
     try:
         record = validate_record(_body())
     except RecordInvalid as exc:
         raise BadRequest(f"invalid house record: {exc}", 422, exc.fields) from None
     try:
-        prediction, event_id = actions.predict(context.current(), record)
+        prediction, event_id = actions.predict(context.current(), record, key)
     except InputRejected as exc:
         raise BadRequest(f"invalid house record: {exc}", 422, exc.fields) from None
     except ServiceUnavailable as exc:
@@ -93,13 +124,13 @@ def predict():
     return jsonify(result=prediction.result, model=prediction.model, event_id=event_id)
 
 
-def _correction(body: dict[str, Any]) -> tuple[CorrectionContext, float]:
+def _correction(body: dict[str, Any], key: str | None) -> tuple[CorrectionContext, float]:
     try:
         parsed = parse(w.CorrectionBody, body)
     except InputInvalid as exc:
         raise BadRequest(f"invalid correction: {exc}", 422, exc.fields) from None
     model = parsed.model.model_dump() if parsed.model else None
-    carried = CorrectionContext(parsed.record, parsed.predicted_price, parsed.prediction_event_id, model)
+    carried = CorrectionContext(parsed.record, parsed.predicted_price, parsed.prediction_event_id, model, key)
     return carried, parsed.corrected_price
 
 
@@ -109,17 +140,22 @@ def _correction(body: dict[str, Any]) -> tuple[CorrectionContext, float]:
     "/corrections",
     summary="Send the real price of a house",
     body=w.CorrectionBody,
+    headers=HEADERS,
     answers=write_answers(
         {202: Answer(w.CorrectionAccepted, "Accepted: published for storage")},
         invalid=Answer(ErrorBody, "Invalid correction: `fields` names each bad field"),
         unavailable=Answer(ErrorBody, "The correction could not be recorded right now"),
+        bad_request=BAD_REQUEST,
     ),
 )
 def corrections():
     CORRECTION_REQUESTS.inc()
-    carried, corrected = _correction(_body())
+    key = _idempotency_key()
+    carried, corrected = _correction(_body(), key)
     try:
         event_id = actions.correct(context.current(), carried, corrected)
     except BusUnavailable:
-        return jsonify(error="the correction could not be recorded right now; send it again later"), 503
+        return jsonify(
+            error="the correction could not be recorded right now; send it again later (with the same Idempotency-Key)"
+        ), 503
     return jsonify(event_id=event_id), 202

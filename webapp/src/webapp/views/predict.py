@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from flask import Blueprint, render_template, request
 
@@ -61,7 +62,9 @@ def predict():
         log.warning("price service unavailable", extra={"reason": exc.reason, "detail": exc.detail})
         notice = messages.NO_MODEL if exc.status == 503 else messages.PRICE_UNAVAILABLE
         return _form_again(values, {}, 503, notice)
-    carried = CorrectionContext(record, prediction.result, event_id, prediction.model)
+    carried = CorrectionContext(
+        record, prediction.result, event_id, prediction.model, idempotency_key=str(uuid.uuid4())
+    )
     return render_template(
         "result.html",
         record=record,
