@@ -8,6 +8,7 @@ locals {
     "ml/mlflow-db"         = { MLFLOW_BACKEND_STORE_URI = "mlflow-db-backend-store-uri" }
     "ml/mlflow-basic-auth" = { auth = "mlflow-basic-auth-htpasswd" }
     "web/webapp-secrets"   = { SECRET_KEY = "webapp-secret-key" }
+    "web/api-tokens"       = { API_TOKENS = "api-tokens" } # prod overlay: webapp's /api/ writes and dbapp's /store
     "web/dbapp-mongo"      = { MONGO_URI = "dbapp-mongo-uri", MONGO_DB = "dbapp-mongo-db" }
     "web/grafana-admin"    = { admin-password = "grafana-admin-password" }
     # only with the optional in-cluster MongoDB (k8s_web/components/mongodb)
@@ -20,8 +21,8 @@ locals {
   # Every secret above, plus the MLflow UI password behind the htpasswd line (for people, not for a pod).
   secret_ids = concat(flatten([for entry in values(local.k8s_secrets) : values(entry)]), ["mlflow-basic-auth-password"])
 
-  # Secrets whose value Terraform makes. The one left, dbapp-mongo-uri (MongoDB Atlas or the in-cluster
-  # MongoDB), gets its version by hand: docs/deploy.md.
+  # Secrets whose value Terraform makes. The ones left get their version by hand (docs/deploy.md):
+  # dbapp-mongo-uri (MongoDB Atlas or the in-cluster MongoDB) and api-tokens (hashes of the API clients' tokens).
   generated_secret_ids = [
     "mlflow-db-backend-store-uri",
     "mlflow-basic-auth-htpasswd",

@@ -94,3 +94,16 @@ def test_dbapp_under_gunicorn(tmp_path: Path, logs_dir: Path) -> None:
     with fx.dbapp_server(fx.dbapp_env(sqlite_path, tmp_path / "prom2"), logs_dir / "dbapp-restart.log") as (_, url):
         assert len(fx.page_all(f"{url}/retrieve/collection_1", limit=500)) == 20
         assert len(fx.page_all(f"{url}/corrections", limit=500)) == 20
+
+
+def test_the_read_only_port_serves_reads_and_refuses_writes(tmp_path: Path, logs_dir: Path) -> None:
+    read_only = fx.free_port()
+    env = fx.dbapp_env(tmp_path / "dbapp.sqlite3", tmp_path / "prom", READ_ONLY_PORT=str(read_only))
+    with fx.dbapp_server(env, logs_dir / "dbapp-read-only-port.log", workers=1) as (_child, url):
+        reader = f"http://127.0.0.1:{read_only}"
+        body = {"table": "collection_2", "data": fx.correction(corrected=321_000)}
+        refused = requests.post(f"{reader}/store", json=body, headers={"Host": url.removeprefix("http://")}, timeout=5)
+        assert refused.status_code == 403 and "only serves reads" in refused.json()["error"]
+        assert requests.post(f"{url}/store", json=body, timeout=5).status_code == 201
+        listed = requests.get(f"{reader}/retrieve/collection_2", timeout=5).json()
+        assert listed["count"] == 1 and requests.get(f"{reader}/metrics", timeout=5).status_code == 200

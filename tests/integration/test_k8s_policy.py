@@ -210,19 +210,22 @@ def test_each_namespace_denies_by_default(target):
 ALLOWED = [
     ("webapp", "mlapp", 8081),
     ("webapp", "dbapp", 8082),
-    ("data-job", "dbapp", 8082),
+    ("data-job", "dbapp", 8083),
     ("mlapp", "mlflow", 5000),
     ("trainer", "mlflow", 5000),
-    ("data-job", "mlflow", 5000),
     ("prometheus", "webapp", 8080),
     ("prometheus", "mlapp", 8081),
-    ("prometheus", "dbapp", 8082),
-    ("prometheus", "mlflow", 5000),
+    ("prometheus", "dbapp", 8083),
     ("prometheus", "kube-state-metrics", 8080),
     ("grafana", "prometheus", 9090),
 ]
 DENIED = [
     ("webapp", "mlflow", 5000),
+    ("data-job", "dbapp", 8082),  # dbapp's write port: only webapp
+    ("prometheus", "dbapp", 8082),
+    ("data-job", "mlflow", 5000),  # MLflow: only the trainers write, mlapp reads
+    ("prometheus", "mlflow", 5000),
+    ("dbapp", "mlflow", 5000),
     ("trainer", "dbapp", 8082),
     ("mlapp", "dbapp", 8082),
     ("dbapp", "mlapp", 8081),

@@ -9,10 +9,13 @@ import pytest
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "9123")
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.delenv("READ_ONLY_PORT", raising=False)
     conf = importlib.reload(importlib.import_module("common.gunicorn_conf"))
-    assert conf.bind.endswith(":9123")
+    assert conf.bind == ["0.0.0.0:9123"]
     assert conf.workers == 3
     assert conf.control_socket_disable is True
+    monkeypatch.setenv("READ_ONLY_PORT", "9124")
+    assert importlib.reload(importlib.import_module("common.gunicorn_conf")).bind == ["0.0.0.0:9123", "0.0.0.0:9124"]
 
 
 def test_on_starting_creates_the_multiprocess_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

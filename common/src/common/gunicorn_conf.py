@@ -2,6 +2,8 @@
 
 Use with `gunicorn -c python:common.gunicorn_conf 'pkg.app:create_app()'`. `PORT`, `GUNICORN_WORKERS`,
 `GUNICORN_THREADS`, `GUNICORN_TIMEOUT`, `GUNICORN_GRACEFUL_TIMEOUT` and `GUNICORN_WORKER_CLASS` tune it.
+`READ_ONLY_PORT` adds a second listener on which the app serves only reads (see
+`common.webservice.install_read_only_port`): NetworkPolicies then let readers reach only that port.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import os
 
 from prometheus_client import multiprocess
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
+_host = os.environ.get("HOST", "0.0.0.0")
+bind = [f"{_host}:{os.environ.get('PORT', '8080')}"]
+if os.environ.get("READ_ONLY_PORT"):
+    bind.append(f"{_host}:{os.environ['READ_ONLY_PORT']}")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")

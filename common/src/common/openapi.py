@@ -22,6 +22,9 @@ from common.openapi_page import render_docs
 F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 DEFAULT_BODY_LIMIT = 64 * 1024  # a single record or an API write; routes that take more say so
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "A token whose SHA-256 is listed in API_TOKENS"}
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Operation:
     headers: dict[str, dict[str, Any]]
     body_limit: int | None
     tag: str
+    token: bool
 
 
 @dataclass
@@ -84,9 +88,11 @@ class ApiDoc:
         headers: dict[str, dict[str, Any]] | None = None,
         body_limit: int | None = None,
         tag: str = "",
+        token: bool = False,
     ) -> Callable[[F], F]:
         """Record a route's contract; the view function is returned unchanged. `headers` maps an optional
-        request header's name to `{"schema": ..., "description": ...}`."""
+        request header's name to `{"schema": ..., "description": ...}`. `token`: the route needs a bearer token
+        when the service has `API_TOKENS` (see `common.webservice.install_token_check`)."""
 
         def record(view: F) -> F:
             limit = body_limit or (DEFAULT_BODY_LIMIT if method.upper() in ("POST", "PUT", "PATCH") else None)
@@ -103,6 +109,7 @@ class ApiDoc:
                     headers=headers or {},
                     body_limit=limit,
                     tag=tag or self.title,
+                    token=token,
                 )
             )
             if limit:
@@ -161,6 +168,9 @@ def _build(api: ApiDoc) -> dict[str, Any]:
         if op.body is not None:
             wanted.append((op.body, "validation"))
         wanted.extend((answer.model, "serialization") for answer in op.answers.values() if answer.model)
+    secured = any(op.token for op in api.operations)
+    if secured:
+        wanted.append((ErrorBody, "serialization"))
     schemas, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for op in api.operations:
@@ -173,6 +183,12 @@ def _build(api: ApiDoc) -> dict[str, Any]:
                 for status, answer in sorted(op.answers.items())
             },
         }
+        if op.token:
+            entry["security"] = [{"bearer": []}, {}]  # {}: open where the service has no API_TOKENS
+            entry["responses"]["401"] = {
+                "description": "API_TOKENS is set and the request has no bearer token it accepts",
+                "content": _content(Answer(ErrorBody, ""), schemas),
+            }
         if op.description:
             entry["description"] = op.description
         parameters = _parameters(op, schemas)
@@ -185,9 +201,12 @@ def _build(api: ApiDoc) -> dict[str, Any]:
                 "description": f"At most {op.body_limit:,} bytes." if op.body_limit else "",
             }
         paths.setdefault(f"{api.prefix}{op.path}", {})[op.method] = entry
+    components: dict[str, Any] = {"schemas": definitions.get("$defs", {})}
+    if secured:
+        components["securitySchemes"] = SECURITY_SCHEMES
     return {
         "openapi": "3.1.0",
         "info": {"title": api.title, "version": api.version, "description": api.description},
         "paths": paths,
-        "components": {"schemas": definitions.get("$defs", {})},
+        "components": components,
     }

@@ -19,6 +19,9 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
+from common.api_tokens import VARIABLE as API_TOKENS_VARIABLE
+from common.api_tokens import ApiTokens
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})  # probes and scrapes: logged at DEBUG
@@ -143,3 +146,54 @@ def install_json_errors(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error", extra={"request_id": request_id()})
         return jsonify(error="internal server error", request_id=request_id()), 500
+
+
+def install_token_check(app: Flask, tokens: ApiTokens, endpoints: set[str]) -> None:
+    """Refuse requests to `endpoints` (Flask endpoint names) without a token listed in `API_TOKENS`: 401 with
+    `WWW-Authenticate: Bearer`, before the body is read. `api_client()` then names the caller. Nothing is checked
+    when no tokens are configured."""
+
+    @app.before_request
+    def _check_token() -> Response | None:
+        g.api_client = ""
+        if not tokens.required or request.endpoint not in endpoints:
+            return None
+        client = tokens.client(request.headers.get("Authorization"))
+        if client is None:
+            response = jsonify(
+                error=f"this route needs an `Authorization: Bearer <token>` header with a token {API_TOKENS_VARIABLE} "
+                "accepts"
+            )
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response
+        g.api_client = client
+        return None
+
+
+def api_client() -> str:
+    """The name of the API client that made this request ("" when the route is open)."""
+    return str(g.get("api_client", "")) if has_request_context() else ""
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def install_read_only_port(app: Flask, port: int | None) -> None:
+    """Refuse every write (403) that arrives on the listener bound to `port` (gunicorn's `READ_ONLY_PORT`).
+
+    The port is read from the socket the request came in on, not from the Host header a client controls. So a
+    NetworkPolicy that lets a reader (Prometheus, a job) reach only this port makes the service read-only for it."""
+    if port is None:
+        return
+
+    @app.before_request
+    def _refuse_writes_on_read_only_port() -> Response | None:
+        if request.method in READ_METHODS:
+            return None
+        sock = request.environ.get("gunicorn.socket")
+        if sock is None or sock.getsockname()[1] != port:
+            return None
+        response = jsonify(error=f"port {port} only serves reads ({', '.join(sorted(READ_METHODS))}); write on PORT")
+        response.status_code = 403
+        return response

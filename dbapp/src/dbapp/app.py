@@ -6,7 +6,7 @@ from flask import Flask
 
 from common.jsonlog import configure_logging
 from common.settings import Settings
-from common.webservice import install_json_errors, install_request_log
+from common.webservice import install_json_errors, install_read_only_port, install_request_log, install_token_check
 from dbapp import errors
 from dbapp.api_doc import API
 from dbapp.config import SERVICE, DbappConfig
@@ -31,8 +31,10 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     app.extensions[EXTENSION] = DbappContext(config=config, store=store)
     install_request_log(app, SERVICE)
     install_json_errors(app)
+    install_token_check(app, config.api_tokens, {"dbapp.store"})
+    install_read_only_port(app, config.read_only_port)
     errors.install(app)
     app.register_blueprint(bp)
     API.install(app)
-    log.info("dbapp ready to serve", extra={"backend": store.backend})
+    log.info("dbapp ready to serve", extra={"backend": store.backend, "store_needs_token": config.api_tokens.required})
     return app

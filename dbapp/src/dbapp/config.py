@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.settings import ConfigError, Settings, env_float
+from common.api_tokens import ApiTokens
+from common.settings import ConfigError, Settings, env_float, env_int
 from dbapp.documents import Kind
 
 SERVICE = "dbapp"
@@ -18,6 +19,9 @@ class DbappConfig:
     settings: Settings
     mongo_settle_seconds: float
     consumer_state_dir: Path | None = None  # CONSUMER_STATE_DIR: the consumer's heartbeat folder (its probes)
+    # API_TOKENS: who may write through POST /store (open when empty)
+    api_tokens: ApiTokens = field(default_factory=ApiTokens)
+    read_only_port: int | None = None  # READ_ONLY_PORT: gunicorn's second listener, where writes are refused
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None) -> DbappConfig:
@@ -31,6 +35,8 @@ class DbappConfig:
             settings=settings,
             mongo_settle_seconds=env_float(env, "DBAPP_MONGO_SETTLE_SECONDS", 2.0, minimum=0, maximum=3600),
             consumer_state_dir=Path(env["CONSUMER_STATE_DIR"]) if env.get("CONSUMER_STATE_DIR") else None,
+            api_tokens=ApiTokens.from_env(env),
+            read_only_port=env_int(env, "READ_ONLY_PORT", 0, minimum=0, maximum=65535) or None,
         )
 
     @property

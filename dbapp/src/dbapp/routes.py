@@ -29,7 +29,9 @@ bp = Blueprint("dbapp", __name__)
 
 
 @bp.post("/store")
-@API.operation("POST", "/store", summary="Store a prediction or a correction", body=c.StoreBody, answers=STORE_ANSWERS)
+@API.operation(
+    "POST", "/store", summary="Store a prediction or a correction", body=c.StoreBody, answers=STORE_ANSWERS, token=True
+)
 def store():
     STORE_REQUESTS.inc()
     with STORE_LATENCY.time():

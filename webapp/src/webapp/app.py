@@ -16,7 +16,7 @@ from common.blobstore import BlobStore, open_store
 from common.bus import Publisher
 from common.jsonlog import configure_logging
 from common.settings import Settings
-from common.webservice import install_request_log
+from common.webservice import install_request_log, install_token_check
 from webapp import errors, formatting
 from webapp.clients import DbappClient, MlappClient, make_session
 from webapp.config import SERVICE, WebappConfig
@@ -89,6 +89,7 @@ def create_app(
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)
     install_request_log(app, SERVICE)
+    install_token_check(app, config.api_tokens, {"api.predict", "api.corrections"})
     errors.install(app)
     formatting.install(app)
     for blueprint in (predict.bp, browse.bp, uploads.bp, api.bp, ops.bp):

@@ -12,9 +12,10 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.api_tokens import ApiTokens
 from common.settings import ConfigError, Settings, env_flag, env_int
 
 SERVICE = "webapp"
@@ -36,6 +37,8 @@ class WebappConfig:
     read_timeout: float = 5.0
     publish_timeout: float = 10.0
     history_page_size: int = 20
+    # API_TOKENS: who may call the /api/ writes (open when empty)
+    api_tokens: ApiTokens = field(default_factory=ApiTokens)
 
     @property
     def dbapp_url(self) -> str:
@@ -56,6 +59,7 @@ class WebappConfig:
             secret_key=secret,
             secret_key_source=source,
             max_upload_bytes=env_int(env, "MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, minimum=1) * 1024 * 1024,
+            api_tokens=ApiTokens.from_env(env),
         )
 
 

@@ -19,7 +19,7 @@ from common.contracts.base import InputInvalid, parse
 from common.events import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_key_problem
 from common.openapi import Answer, ApiDoc, write_answers
 from common.schema import RecordInvalid, validate_record
-from common.webservice import json_body
+from common.webservice import api_client, json_body
 from webapp import actions, context
 from webapp.clients import InputRejected, ServiceUnavailable
 from webapp.forms import CorrectionContext
@@ -101,6 +101,7 @@ def _unavailable(exc: ServiceUnavailable):
     summary="Price one house and record the prediction",
     body=w.ApiPredictBody,
     headers=HEADERS,
+    token=True,
     answers=write_answers(
         {200: Answer(w.ApiPrediction, "The price, the model and the prediction's event id")},
         invalid=Answer(ErrorBody, "Invalid house record: `fields` names each bad field"),
@@ -116,7 +117,7 @@ def predict():
     except RecordInvalid as exc:
         raise BadRequest(f"invalid house record: {exc}", 422, exc.fields) from None
     try:
-        prediction, event_id = actions.predict(context.current(), record, key)
+        prediction, event_id = actions.predict(context.current(), record, key, api_client())
     except InputRejected as exc:
         raise BadRequest(f"invalid house record: {exc}", 422, exc.fields) from None
     except ServiceUnavailable as exc:
@@ -141,6 +142,7 @@ def _correction(body: dict[str, Any], key: str | None) -> tuple[CorrectionContex
     summary="Send the real price of a house",
     body=w.CorrectionBody,
     headers=HEADERS,
+    token=True,
     answers=write_answers(
         {202: Answer(w.CorrectionAccepted, "Accepted: published for storage")},
         invalid=Answer(ErrorBody, "Invalid correction: `fields` names each bad field"),
@@ -153,7 +155,7 @@ def corrections():
     key = _idempotency_key()
     carried, corrected = _correction(_body(), key)
     try:
-        event_id = actions.correct(context.current(), carried, corrected)
+        event_id = actions.correct(context.current(), carried, corrected, api_client())
     except BusUnavailable:
         return jsonify(
             error="the correction could not be recorded right now; send it again later (with the same Idempotency-Key)"
