@@ -32,20 +32,6 @@ PARAMS = {"depth": -1}
 def build_estimator(depth):
     raise ValueError(f"depth must be positive, got {depth}")
 '''
-WEAK = '''"""Ridge on log(price) shrunk so hard it is worse than the champion, though better than the median."""
-import numpy as np
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
-PARAMS = {"alpha": 10000.0}
-
-
-def build_estimator(alpha):
-    regressor = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
-    return TransformedTargetRegressor(regressor=regressor, func=np.log1p, inverse_func=np.expm1)
-'''
 
 
 def _train(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -58,7 +44,7 @@ def test_train_all_runs_every_family_and_reports_failure_at_the_end(mlflow_serve
         "a_linear": (support.MODELS / "linear_regression" / "family.py").read_text(),
         "b_median": MEDIAN,
         "c_broken": BROKEN,
-        "d_weak": WEAK,
+        "d_weak": support.WEAK_FAMILY,
     }.items():
         (models / name).mkdir(parents=True)
         (models / name / "family.py").write_text(source)

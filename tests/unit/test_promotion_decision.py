@@ -1,4 +1,5 @@
-"""The promotion rule: a candidate becomes champion only when it is sane and strictly better on the same holdout."""
+"""The promotion rule: a candidate becomes champion only when it is sane and strictly better on the same holdout;
+a champion that could not be scored for a reason that is not its own fault defers the decision."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from common.training import ChampionScore, decide_promotion, evaluate, median_baseline_mae
+from common.training import ChampionScore, Decision, decide_promotion, evaluate, median_baseline_mae
+from common.training.faults import Fault
 
 Y = np.array([300_000.0, 450_000.0, 520_000.0, 610_000.0, 1_200_000.0])
 BASELINE = median_baseline_mae(Y, Y)  # predicting 520,000 for every row
@@ -94,8 +96,8 @@ def test_rejects_on_an_empty_holdout() -> None:
     assert not decide_promotion(empty, float("nan"), None).promote
 
 
-def test_a_champion_that_cannot_be_scored_is_replaced_by_a_sane_candidate() -> None:
-    broken = ChampionScore(4, None, "UntrustedModel: boom")
+def test_a_champion_that_cannot_be_scored_by_its_own_fault_is_replaced_by_a_sane_candidate() -> None:
+    broken = ChampionScore(4, None, "UntrustedModel: boom", Fault.MODEL)
     decision = decide_promotion(scored(20_000), BASELINE, broken)
     assert decision.promote and decision.compared_with_version == 4
     assert "champion v4 could not be scored" in decision.reason and "boom" in decision.reason
@@ -107,4 +109,27 @@ def test_a_champion_that_cannot_be_scored_is_replaced_by_a_sane_candidate() -> N
 
 def test_an_insane_candidate_never_replaces_even_a_broken_champion() -> None:
     candidate = evaluate(Y, np.full(5, -5.0))
-    assert not decide_promotion(candidate, BASELINE, ChampionScore(4, None, "gone")).promote
+    assert not decide_promotion(candidate, BASELINE, ChampionScore(4, None, "gone", Fault.MODEL)).promote
+
+
+@pytest.mark.parametrize("fault", [Fault.INFRASTRUCTURE, None], ids=["infrastructure", "unclassified"])
+def test_a_champion_not_scored_for_another_reason_defers_the_decision(fault: Fault | None) -> None:
+    blip = ChampionScore(4, None, "ConnectionError: connection refused", fault)
+    decision = decide_promotion(scored(20_000), BASELINE, blip)
+    assert not decision.promote and decision.deferred and decision.label == "deferred"
+    assert decision.compared_with_version == 4
+    assert decision.reason.startswith("deferred: champion v4 could not be scored")
+    assert "infrastructure fault (ConnectionError: connection refused)" in decision.reason
+
+
+def test_a_candidate_that_fails_on_its_own_is_rejected_not_deferred() -> None:
+    blip = ChampionScore(4, None, "MlflowException: 503", Fault.INFRASTRUCTURE)
+    for candidate, baseline in ((evaluate(Y, np.full(5, -5.0)), BASELINE), (scored(20_000), 10_000.0)):
+        decision = decide_promotion(candidate, baseline, blip)
+        assert decision.label == "rejected" and not decision.deferred
+
+
+def test_a_decision_cannot_promote_and_be_deferred() -> None:
+    with pytest.raises(ValueError, match="both"):
+        Decision(True, "?", 3, deferred=True)
+    assert Decision(False, "later", 3, deferred=True).label == "deferred"

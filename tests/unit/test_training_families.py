@@ -3,6 +3,7 @@ survives the trip through skops with `common.registry.TRUSTED_TYPES` and predict
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from common import registry
 from common.csv_validation import validate_csv
-from common.training import FamilyError, FamilySpec, build_pipeline, discover_families, load_family
+from common.training import Decision, FamilyError, FamilySpec, build_pipeline, discover_families, load_family
 from common.training.trainer import TrainResult, pip_requirements, publishing_enabled, train_threads, untrusted_types
 from model_training import __main__ as cli
 
@@ -179,6 +180,33 @@ def test_cli_all_tries_every_family_and_fails_if_one_failed(cli_env: Path, monke
     tried.clear()
     assert cli.main(["--family", "second"]) == 0
     assert tried == ["second"]
+
+
+def test_cli_exits_with_its_own_code_when_a_promotion_was_deferred(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reason = "deferred: champion v3 could not be scored on the holdout because of an infrastructure fault (...)"
+    outcome = {"first": Decision(False, reason, 3, deferred=True), "second": Decision(False, "MAE >= champion", 3)}
+
+    def fake_train(spec: FamilySpec, settings, *, publisher) -> TrainResult:
+        if isinstance(outcome[spec.name], Exception):
+            raise outcome[spec.name]
+        return TrainResult(spec.name, "trained", 1, "run", 7, decision=outcome[spec.name])
+
+    monkeypatch.setattr(cli, "train_family", fake_train)
+    assert cli.main(["--all"]) == cli.EXIT_DEFERRED == 3
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    deferred = [e for e in logs if e["message"] == "promotion deferred"]
+    assert [(e["family"], e["model_version"], e["reason"], e["severity"]) for e in deferred] == [
+        ("first", 7, reason, "ERROR")
+    ]
+    # A failure weighs more than a deferral.
+    outcome["second"] = RuntimeError("boom")
+    assert cli.main(["--all"]) == cli.EXIT_FAILED
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "3 a promotion decision was deferred" in " ".join(capsys.readouterr().out.split())
 
 
 def test_cli_requires_a_choice(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,10 @@ allow-list. MLflow's own loader takes that list from the model's `MLmodel` file,
 and therefore insists on `MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true`. `load_model` here checks the model
 against *our* list instead, so nothing global has to be switched on and a model that smuggles in another
 class is refused with `UntrustedModel`.
+
+Whose fault a failed load is shows in the exception type: `UnusableModel` (`UntrustedModel`, `CorruptModel`)
+means the model's own files are to blame and no retry would load them; anything else (MLflow or storage
+errors while resolving or downloading the files) is not the model's fault.
 """
 
 from __future__ import annotations
@@ -35,14 +39,24 @@ TRUSTED_TYPES: tuple[str, ...] = (
 # Model-version tags written by the trainer (and read by mlapp / the web UI).
 TAG_FAMILY = "family"
 TAG_DATASET_VERSION = "dataset_version"
-TAG_DECISION = "promotion_decision"  # "promoted" | "rejected"
+TAG_DECISION = "promotion_decision"  # "promoted" | "rejected" | "deferred" (to the next run)
 TAG_REASON = "promotion_reason"
 TAG_COMPARED_WITH = "compared_with_version"
 HOLDOUT_TAG_PREFIX = "holdout_"  # holdout_mae, holdout_rmse, holdout_r2, holdout_rows
 
 
-class UntrustedModel(RuntimeError):
+class UnusableModel(RuntimeError):
+    """The model's own files cannot be loaded (raised only after they were downloaded): the fault is the
+    model's, not the registry's or the storage's, and loading them again would fail the same way."""
+
+
+class UntrustedModel(UnusableModel):
     """The model is not in the skops format, or contains a class that is not in `TRUSTED_TYPES`."""
+
+
+class CorruptModel(UnusableModel):
+    """The downloaded model files cannot be read back: a damaged MLmodel file or serialised model, or a
+    class that no longer exists in the installed code."""
 
 
 def client(tracking_uri: str) -> MlflowClient:
@@ -177,6 +191,8 @@ def load_model(uri: str, tracking_uri: str | None = None) -> Any:
             flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]
         except (FileNotFoundError, KeyError, TypeError) as exc:
             raise UntrustedModel(f"{uri} is not an MLflow sklearn model ({exc})") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise CorruptModel(f"{uri} has an unreadable MLmodel file ({exc})") from exc
         if flavor.get("serialization_format") != "skops":
             raise UntrustedModel(
                 f"{uri} is serialised as {flavor.get('serialization_format')!r}; only skops models are loaded"
@@ -185,6 +201,10 @@ def load_model(uri: str, tracking_uri: str | None = None) -> Any:
             return skops.io.load(local / flavor["pickled_model"], trusted=list(TRUSTED_TYPES))
         except UntrustedTypesFoundException as exc:
             raise UntrustedModel(f"{uri} contains classes outside common.registry.TRUSTED_TYPES: {exc}") from exc
+        except (OSError, MemoryError):
+            raise  # the local disk or the machine, not the model
+        except Exception as exc:  # the files are local by now: BadZipFile, KeyError, ImportError... are the model's
+            raise CorruptModel(f"{uri} cannot be deserialised: {type(exc).__name__}: {exc}") from exc
 
 
 def load_version(tracking_uri: str, name: str, version: int | str) -> Any:

@@ -1,8 +1,17 @@
 """`train`: run the shared trainer for model families under the models folder.
 
     train --family linear_regression [--family gradient_boosting]
-    train --all          every family in turn; exits 1 if any failed (after trying them all)
+    train --all          every family in turn (a failure does not stop the others)
     train --list         the family names, one a line
+
+Exit codes, once every selected family was tried:
+    0  every family trained, was already trained, or had nothing to train
+    1  some family failed (the error is in the "training failed" log entry)
+    2  usage or configuration error
+    3  no family failed, but some promotion decision was deferred: the current champion could not be scored
+       because of an infrastructure fault (MLflow or storage unavailable, an unknown error), so the new
+       version is registered with promotion_decision=deferred and the alias did not move; the next run
+       decides again for that version without retraining. The reasons are in the "promotion deferred" log entry.
 
 Configuration comes from the environment (`common.settings`: DATASETS_BUCKET, MLFLOW_TRACKING_URI,
 MODEL_NAME, CHAMPION_ALIAS, GCP_PROJECT / PUBSUB_EMULATOR_HOST), plus MODELS_DIR (where the family folders
@@ -26,6 +35,7 @@ log = logging.getLogger("trainer")
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_DEFERRED = 3
 
 
 def models_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
@@ -40,7 +50,15 @@ def models_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="train", description="Train model families on the latest dataset version.")
+    parser = argparse.ArgumentParser(
+        prog="train",
+        description="Train model families on the latest dataset version.",
+        epilog=(
+            f"exit codes: 0 done; {EXIT_FAILED} a family failed; {EXIT_USAGE} usage or configuration error; "
+            f"{EXIT_DEFERRED} a promotion decision was deferred (the champion could not be scored because of an "
+            "infrastructure fault; the next run decides again)"
+        ),
+    )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--family", action="append", metavar="NAME", help="a family folder name (repeatable)")
     which.add_argument("--all", action="store_true", help="every family, one after the other")
@@ -94,16 +112,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         from common.bus import Publisher
 
         publisher = Publisher(settings.gcp_project)
-    failed = []
+    failed: list[str] = []
+    deferred: dict[str, str] = {}  # family -> reason
     for spec in selected:
         try:
-            train_family(spec, settings, publisher=publisher)
+            result = train_family(spec, settings, publisher=publisher)
         except Exception:
             log.exception("training failed", extra={"family": spec.name})
             failed.append(spec.name)
+            continue
+        if result.decision is not None and result.decision.deferred:
+            deferred[spec.name] = result.decision.reason
+            log.error(
+                "promotion deferred",
+                extra={"family": spec.name, "model_version": result.model_version, "reason": result.decision.reason},
+            )
     if failed:
         log.error("some families failed", extra={"failed": failed, "tried": [s.name for s in selected]})
         return EXIT_FAILED
+    if deferred:
+        log.error("some promotion decisions were deferred to the next run", extra={"deferred": deferred})
+        return EXIT_DEFERRED
     return 0
 
 

@@ -6,26 +6,39 @@ import math
 from dataclasses import dataclass
 
 from common.training.evaluation import Evaluation
+from common.training.faults import Fault
+
+DEFERRED = "deferred"  # the label (promotion_decision tag) of a decision left to the next run
 
 
 @dataclass(frozen=True)
 class ChampionScore:
-    """The current champion scored on the candidate's holdout; `evaluation` is None when that failed."""
+    """The current champion scored on the candidate's holdout. When that failed, `evaluation` is None,
+    `error` says what happened and `fault` whose fault it was; no `fault` counts as the infrastructure's."""
 
     version: int
     evaluation: Evaluation | None
     error: str | None = None
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
+    """`deferred`: not promoted for now, because the champion could not be judged (see `common.training.faults`);
+    the next run decides again for the same candidate."""
+
     promote: bool
     reason: str
     compared_with_version: int | None = None
+    deferred: bool = False
+
+    def __post_init__(self) -> None:
+        if self.promote and self.deferred:
+            raise ValueError("a decision cannot both promote and be deferred")
 
     @property
     def label(self) -> str:
-        return "promoted" if self.promote else "rejected"
+        return "promoted" if self.promote else DEFERRED if self.deferred else "rejected"
 
 
 def _money(value: float) -> str:
@@ -36,8 +49,10 @@ def decide_promotion(candidate: Evaluation, baseline_mae: float, champion: Champ
     """Promote only a sane candidate (finite, positive predictions; beats predicting the training median)
     whose holdout MAE is strictly lower than the champion's on the same holdout (or when there is no champion).
 
-    A champion that cannot be scored (fails to load or predict, or gives invalid predictions) cannot serve
-    either, so a sane candidate replaces it; the reason records what went wrong.
+    A champion that cannot serve by its own fault (its files cannot be loaded or trusted, its predictions fail
+    or are not finite and positive) is replaced by a sane candidate. A champion that could not be scored for
+    any other reason (MLflow or storage unavailable, an unknown error) defers the decision: nothing is known
+    against it. The reason records what went wrong either way.
     """
     compared = champion.version if champion else None
     if candidate.rows == 0:
@@ -60,12 +75,19 @@ def decide_promotion(candidate: Evaluation, baseline_mae: float, champion: Champ
             f"no champion yet; MAE {_money(candidate.mae)} beats the training median (MAE {_money(baseline_mae)})",
         )
     scored = champion.evaluation
-    if scored is None or not scored.sane:
-        problem = champion.error or (
-            f"{scored.non_finite} non-finite and {scored.non_positive} non-positive predictions"
-            if scored is not None
-            else "unknown error"
-        )
+    if scored is None:
+        problem = champion.error or "unknown error"
+        if champion.fault is not Fault.MODEL:
+            return Decision(
+                False,
+                f"deferred: champion v{champion.version} could not be scored on the holdout because of an "
+                f"infrastructure fault ({problem}); the next run decides again",
+                compared,
+                deferred=True,
+            )
+        return Decision(True, f"champion v{champion.version} could not be scored on the holdout ({problem})", compared)
+    if not scored.sane:
+        problem = f"{scored.non_finite} non-finite and {scored.non_positive} non-positive predictions"
         return Decision(True, f"champion v{champion.version} could not be scored on the holdout ({problem})", compared)
     if candidate.mae < scored.mae:
         return Decision(

@@ -2,13 +2,16 @@
 
 `train_family(spec, settings)`:
 1. finds the latest committed dataset version N; if this family already has a finished run for N (for this
-   registered model), it does nothing: a (family, dataset version) pair is never trained twice;
+   registered model), it trains nothing: a (family, dataset version) pair is never trained twice. When that
+   run's promotion decision was deferred (step 4), it decides again for the version that run registered;
 2. trains Pipeline([features, model]) on the train splits of every committed version <= N;
 3. logs params, metrics and the model to MLflow (experiment = family name) and registers a version of the
    model name, tagged with family, dataset version and holdout metrics;
 4. scores the candidate and the current champion on the same holdout (the valid splits of every committed
    version <= N) and moves the champion alias only when `decide_promotion` says so; the decision and its
-   reason are recorded as model-version tags;
+   reason are recorded as model-version and run tags. When the champion could not be scored because of an
+   infrastructure fault (`common.training.faults`), the decision is "deferred": nothing moves, and the
+   result says so (the `train` command then exits with its own code);
 5. on promotion, publishes a `model.promoted` event (when a publisher is given).
 """
 
@@ -19,11 +22,14 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 import sklearn
+from mlflow import MlflowClient
+from mlflow.entities import Run
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -34,7 +40,8 @@ from common.dataset_versions import committed_versions, load_versions
 from common.features import HouseFeatures
 from common.schema import FIELD_NAMES, PRICE
 from common.settings import ConfigError, Settings
-from common.training.champion import promote, publish_promotion
+from common.training.champion import Candidate, conclude
+from common.training.deferred import is_deferred, logged_candidate, registered_version
 from common.training.evaluation import Evaluation, evaluate, median_baseline_mae
 from common.training.family import FamilySpec
 from common.training.promotion import Decision
@@ -58,7 +65,9 @@ MODEL_ARTIFACT_NAME = "model"
 @dataclass(frozen=True)
 class TrainResult:
     family: str
-    status: str  # "trained", "skipped" (already trained for this dataset version) or "no_data"
+    # "trained", "redecided" (a deferred decision taken again), "skipped" (already trained for this dataset
+    # version) or "no_data"
+    status: str
     dataset_version: int | None = None
     run_id: str | None = None
     model_version: int | None = None
@@ -126,7 +135,7 @@ def train_family(spec: FamilySpec, settings: Settings, *, publisher: Publisher |
 
 def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | None) -> TrainResult:
     total = _Timer()
-    context = {"family": spec.name, "model_name": settings.model_name}
+    context: dict[str, Any] = {"family": spec.name, "model_name": settings.model_name}
     store = open_store(settings.datasets_bucket)
     manifests = committed_versions(store)
     if not manifests:
@@ -138,7 +147,7 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
     client = registry.client(settings.mlflow_tracking_uri)
     experiment_id = ensure_experiment(client, spec.name)
     existing = find_finished_run(client, experiment_id, settings.model_name, version)
-    if existing is not None:
+    if existing is not None and not is_deferred(existing):
         log.info(
             "already trained on this dataset version: nothing to do", extra={**context, "run_id": existing.info.run_id}
         )
@@ -159,6 +168,8 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
             "seconds": step.seconds(),
         },
     )
+    if existing is not None:
+        return _decide_again(spec, settings, client, existing, (x_holdout, y_holdout), context, publisher)
 
     step = _Timer()
     pipeline = build_pipeline(spec)
@@ -243,21 +254,34 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
         context["model_version"] = model_version
         log.info("registered the model", extra={**context, "seconds": step.seconds()})
 
-        step = _Timer()
-        decision = promote(client, settings, model_version, holdout_eval, baseline_mae, x_holdout, y_holdout, context)
-        log.info(
-            "promotion decided",
-            extra={**context, "decision": decision.label, "reason": decision.reason, "seconds": step.seconds()},
-        )
-
-        event_id = None
-        if decision.promote and publisher is not None:
-            event_id = publish_promotion(
-                publisher, client, settings, spec.name, version, model_version, holdout_eval, decision
-            )
+        candidate = Candidate(spec.name, version, model_version, run.info.run_id, holdout_eval, baseline_mae)
+        decision, event_id = conclude(client, settings, candidate, x_holdout, y_holdout, context, publisher)
     run_url = f"{settings.mlflow_tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run.info.run_id}"
     log.info(
         "training finished",
         extra={**context, "decision": decision.label, "seconds": total.seconds(), "run_url": run_url},
     )
     return TrainResult(spec.name, "trained", version, run.info.run_id, model_version, holdout_eval, decision, event_id)
+
+
+def _decide_again(
+    spec: FamilySpec,
+    settings: Settings,
+    client: MlflowClient,
+    run: Run,
+    holdout: tuple[pd.DataFrame, np.ndarray],
+    context: dict[str, Any],
+    publisher: Publisher | None,
+) -> TrainResult:
+    """`run` registered a version for this dataset version but deferred its decision: decide now (see
+    `common.training.deferred`); nothing is retrained."""
+    version, run_id = int(run.data.tags[registry.TAG_DATASET_VERSION]), run.info.run_id
+    model_version = registered_version(client, settings.model_name, run_id)
+    if model_version is None:
+        log.warning("the deferred run registered no version: nothing to decide", extra={**context, "run_id": run_id})
+        return TrainResult(spec.name, "skipped", version, run_id=run_id)
+    context.update(run_id=run_id, model_version=model_version)
+    candidate = logged_candidate(spec.name, version, run, model_version)
+    log.info("deciding again for the version whose promotion was deferred", extra=context)
+    decision, event_id = conclude(client, settings, candidate, *holdout, context, publisher)
+    return TrainResult(spec.name, "redecided", version, run_id, model_version, candidate.holdout, decision, event_id)
