@@ -9,8 +9,9 @@ import os
 from functools import partial
 
 import requests
-from flask import Flask
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.blobstore import BlobStore, open_store
 from common.bus import Publisher
@@ -22,10 +23,12 @@ from webapp.clients import DbappClient, MlappClient, make_session
 from webapp.config import SERVICE, WebappConfig
 from webapp.context import EXTENSION, WebappContext
 from webapp.forms import CorrectionTokens
+from webapp.limits import RateLimiter, UploadSlots, retry_after
 from webapp.publishing import EventBus
 from webapp.views import api, browse, ops, predict, uploads
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart headers and the CSRF field around an upload of the maximum size
+RATE_LIMITED_FORMS = frozenset({"predict.predict", "predict.correct_prediction", "uploads.upload"})
 
 NAVIGATION = (
     ("predict.home", "Home"),
@@ -84,12 +87,17 @@ def create_app(
         bus=bus or Publisher(config.settings.gcp_project),
         tokens=CorrectionTokens(config.secret_key),
         open_landing=landing,
+        form_limiter=RateLimiter(config.form_rate_per_minute) if config.form_rate_per_minute else None,
+        upload_slots=UploadSlots(config.max_concurrent_uploads),
     )
+    if config.trusted_proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops)  # type: ignore[method-assign]
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)
     install_request_log(app, SERVICE)
     install_token_check(app, config.api_tokens, {"api.predict", "api.corrections"})
+    _install_form_rate_limit(app, app.extensions[EXTENSION].form_limiter)
     errors.install(app)
     formatting.install(app)
     for blueprint in (predict.bp, browse.bp, uploads.bp, api.bp, ops.bp):
@@ -117,3 +125,20 @@ def create_app(
         },
     )
     return app
+
+
+def _install_form_rate_limit(app: Flask, limiter: RateLimiter | None) -> None:
+    """429 with `Retry-After` for a client posting forms faster than FORM_RATE_LIMIT_PER_MINUTE."""
+    if limiter is None:
+        return
+
+    @app.before_request
+    def _rate_limit_forms():
+        if request.method != "POST" or request.endpoint not in RATE_LIMITED_FORMS:
+            return None
+        wait = limiter.wait_seconds(request.remote_addr or "unknown")
+        if wait == 0:
+            return None
+        message = f"Too many forms sent from your address in a short time. Please wait {retry_after(wait)} s."
+        page = render_template("error.html", code=429, title="Please slow down", message=message)
+        return page, 429, {"Retry-After": retry_after(wait)}

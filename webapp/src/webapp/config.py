@@ -39,6 +39,9 @@ class WebappConfig:
     history_page_size: int = 20
     # API_TOKENS: who may call the /api/ writes (open when empty)
     api_tokens: ApiTokens = field(default_factory=ApiTokens)
+    form_rate_per_minute: int = 30  # FORM_RATE_LIMIT_PER_MINUTE: form posts per client and worker; 0 turns it off
+    max_concurrent_uploads: int = 1  # MAX_CONCURRENT_UPLOADS: uploads one worker validates at once
+    trusted_proxy_hops: int = 0  # TRUSTED_PROXY_HOPS: proxies in front that append X-Forwarded-For
 
     @property
     def dbapp_url(self) -> str:
@@ -60,6 +63,9 @@ class WebappConfig:
             secret_key_source=source,
             max_upload_bytes=env_int(env, "MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, minimum=1) * 1024 * 1024,
             api_tokens=ApiTokens.from_env(env),
+            form_rate_per_minute=env_int(env, "FORM_RATE_LIMIT_PER_MINUTE", 30, minimum=0),
+            max_concurrent_uploads=env_int(env, "MAX_CONCURRENT_UPLOADS", 1, minimum=1, maximum=64),
+            trusted_proxy_hops=env_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5),
         )
 
 

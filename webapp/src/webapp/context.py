@@ -13,6 +13,7 @@ from common.blobstore import BlobStore
 from webapp.clients import DbappClient, MlappClient
 from webapp.config import WebappConfig
 from webapp.forms import CorrectionTokens
+from webapp.limits import RateLimiter, UploadSlots
 from webapp.publishing import EventBus
 
 EXTENSION = "webapp"
@@ -26,6 +27,8 @@ class WebappContext:
     bus: EventBus
     tokens: CorrectionTokens
     open_landing: Callable[[], BlobStore]
+    form_limiter: RateLimiter | None
+    upload_slots: UploadSlots
     _landing: BlobStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

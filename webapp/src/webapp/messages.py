@@ -18,3 +18,6 @@ CORRECTION_NOT_SAVED = (
     "Your correction could not be saved right now. Nothing was lost on your side: please submit it again in a minute."
 )
 LANDING_UNAVAILABLE = "The upload storage is not available right now, so nothing was stored. Please try again later."
+UPLOADS_BUSY = (
+    "Other uploads are being checked right now, so this one was not stored. Please send it again in a moment."
+)

@@ -8,6 +8,7 @@ from flask import Blueprint, render_template, request
 
 from common.schema import TRAINING_COLUMNS
 from webapp import context, messages
+from webapp.limits import Busy
 from webapp.metrics import ERROR_COUNT
 from webapp.upload import validate_and_store
 
@@ -37,10 +38,13 @@ def upload():
     sent = request.files.get("file")
     if sent is None or not sent.filename:
         return upload_page(400, error="Choose a CSV file to upload.")
-    data = sent.read()
     ctx = context.current()
     try:
-        report = validate_and_store(data, sent.filename, ctx.landing)
+        with ctx.upload_slots.slot():
+            report = validate_and_store(sent.read(), sent.filename, ctx.landing)
+    except Busy:
+        page, _ = upload_page(503, error=messages.UPLOADS_BUSY)
+        return page, 503, {"Retry-After": "5"}
     except Exception:
         ERROR_COUNT.inc()
         log.exception("storing an upload failed", extra={"upload": sent.filename})
