@@ -18,6 +18,7 @@ import pytest
 
 from common.blobstore import FileBlobStore
 from common.dataset_versions import committed_versions
+from data_versioning import quarantine
 from tests.integration.data_job_fixtures import SAMPLE, all_rows, row_counter, run_job, sample_accepted, snapshot
 
 
@@ -62,14 +63,17 @@ class CorrectionsServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def add(self, record: dict[str, Any], corrected_price: Any) -> None:
+    def add(self, record: dict[str, Any], corrected_price: Any, predicted_price: float | None = None) -> None:
+        """Every other correction carries its estimate: by default a believable one, 10% off."""
         n = len(self.items)
+        if predicted_price is None and n % 2 == 0 and isinstance(corrected_price, int | float) and corrected_price:
+            predicted_price = round(corrected_price * 0.9, 2)
         self.items.append({
             "cursor": f"2026-01-01T00:00:00Z|{n:06d}",
             "event_id": f"00000000-0000-4000-8000-{n:012d}",
             "record": record,
             "corrected_price": corrected_price,
-            "predicted_price": None if n % 2 else 123.0,
+            "predicted_price": predicted_price,
             "created_at": "2026-01-01T00:00:00Z",
         })  # fmt: skip
 
@@ -110,6 +114,7 @@ def test_corrections_are_paged_become_rows_and_are_read_once(server: Corrections
         server.add(record, price)
     server.add({**good[0], "bedrooms": "many"}, 300_000.0)
     server.add(good[1], 0)
+    server.add(good[2], 2_500_000.0, predicted_price=250_000.0)  # valid, but 10x its estimate
     for record, price in zip(good[700:], prices[700:], strict=True):
         server.add(record, price)
     env = {"DBAPP_URL": server.url, "BATCH_SIZE": "1"}
@@ -120,6 +125,7 @@ def test_corrections_are_paged_become_rows_and_are_read_once(server: Corrections
     assert server.afters() == [None, server.items[499]["cursor"], server.items[999]["cursor"]]
     assert {r["limit"] for r in server.requests} == {"500"}
     assert (first.summary["corrections_accepted"], first.summary["corrections_rejected"]) == (1100, 2)
+    assert first.summary["corrections_implausible"] == 1
     [manifest] = committed_versions(datasets)
     assert manifest.corrections_cursor == server.items[-1]["cursor"]
     rows = all_rows(datasets)
@@ -127,7 +133,8 @@ def test_corrections_are_paged_become_rows_and_are_read_once(server: Corrections
     [quarantined] = [b.name for b in datasets.list("quarantine/corrections/")]
     text = datasets.read(quarantined).decode()
     assert "bedrooms: must be a number" in text and "price: must be greater than 0" in text
-    assert server.items[700]["event_id"] in text
+    assert "implausible: corrected price 2,500,000 is 10x the predicted 250,000" in text
+    assert server.items[700]["event_id"] in text and server.items[702]["event_id"] in text
     before = snapshot(datasets)
 
     second = run_job(landing.url, datasets.url, in_process=True, **env)
@@ -136,15 +143,18 @@ def test_corrections_are_paged_become_rows_and_are_read_once(server: Corrections
     assert server.afters()[-1] == server.items[-1]["cursor"]  # resumes after the recorded cursor
     assert snapshot(datasets) == before  # nothing new: nothing written
 
-    more = records(3, offset=1100)
-    for i, record in enumerate(more):
-        server.add(record, 50_000.0 + i)
+    more = records(4, offset=1100)
+    for i, record in enumerate(more[:3]):
+        server.add(record, 150_000.0 + i)
+    server.add(more[3], 50_000.0)  # v1 trained on 200,000..201,099: below half its lowest price
     third = run_job(landing.url, datasets.url, in_process=True, **env)
 
-    assert third.summary["corrections_accepted"] == 3
+    assert (third.summary["corrections_accepted"], third.summary["corrections_implausible"]) == (3, 1)
     assert row_counter(all_rows(datasets)) == row_counter(
-        expected_rows([*good, *more], [*prices, 50_000.0, 50_001.0, 50_002.0])
+        expected_rows([*good, *more[:3]], [*prices, 150_000.0, 150_001.0, 150_002.0])
     )
+    quarantined = datasets.read(quarantine.corrections_name(server.items[-5]["cursor"])).decode()
+    assert "corrected price 50,000 is outside" in quarantined and "CORRECTION_RANGE_FACTOR=2" in quarantined
 
 
 def test_unreachable_dbapp_warns_and_versions_landing_data_without_moving_the_cursor(

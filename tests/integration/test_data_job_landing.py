@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from common.blobstore import FileBlobStore
 from common.dataset_versions import committed_versions
+from data_versioning.lease import LEASE_NAME, LeaseRecord
 from data_versioning.split import assign_split
 from tests.integration.data_job_fixtures import (
     SAMPLE,
@@ -119,7 +121,8 @@ def test_a_killed_run_is_repaired_by_the_next_one(buckets, failpoint: str) -> No
 
     assert crashed.returncode == 137
     assert "failpoint reached: killing the process" in crashed.messages()
-    names = [b.name for b in datasets.list() if not b.name.startswith("quarantine/")]
+    assert datasets.exists(LEASE_NAME)  # a killed run cannot release its lease
+    names = [b.name for b in datasets.list() if not b.name.startswith("quarantine/") and b.name != LEASE_NAME]
     if failpoint == "after_instream_data":  # batch data without marker, nothing versioned
         assert [n.rsplit(".", 1)[-1] for n in names] == ["parquet"]
     elif failpoint == "after_version_data":  # v1 data without manifest, the batch still committed
@@ -134,6 +137,7 @@ def test_a_killed_run_is_repaired_by_the_next_one(buckets, failpoint: str) -> No
     rerun = job(buckets, BATCH_SIZE="1000")
 
     assert rerun.returncode == 0, rerun.stderr
+    assert "took over the lease of a data job that is gone" in rerun.messages()  # its process is dead
     [manifest] = committed_versions(datasets)
     assert manifest.version == 1
     assert row_counter(all_rows(datasets)) == row_counter(sample_accepted())  # no row lost, none twice
@@ -198,3 +202,50 @@ def test_configuration_error_exits_2_naming_the_variable(buckets, tmp_path: Path
     assert any("BATCH_SIZE" in m for m in result.messages("ERROR"))
     assert not (tmp_path / "datasets").exists() or not any((tmp_path / "datasets").iterdir())
     shutil.rmtree(tmp_path / "landing", ignore_errors=True)
+
+
+def test_a_second_job_exits_5_while_another_holds_the_lease(buckets) -> None:
+    landing, datasets = buckets
+    landing.write("data.csv", SAMPLE.read_bytes())
+    now = datetime.now(UTC)
+    holder = LeaseRecord("pod-3:7:0a0b", "pod-3", 7, now.isoformat(), (now + timedelta(minutes=5)).isoformat())
+    datasets.write(LEASE_NAME, holder.to_json())
+
+    blocked = job(buckets, real_process=True, BATCH_SIZE="1000")
+
+    assert blocked.returncode == 5
+    [message] = blocked.messages("ERROR")
+    assert "another data job holds the lease" in message and "owner pod-3:7:0a0b" in message
+    assert f"expires {holder.expires_at}" in message
+    assert [b.name for b in datasets.list()] == [LEASE_NAME]
+
+    expired = LeaseRecord("pod-3:7:0a0b", "pod-3", 7, now.isoformat(), (now - timedelta(seconds=1)).isoformat())
+    datasets.write(LEASE_NAME, expired.to_json())
+    taken_over = job(buckets, BATCH_SIZE="1000")
+
+    assert taken_over.returncode == 0, taken_over.messages()
+    assert taken_over.summary["version_committed"] == 1
+    assert not datasets.exists(LEASE_NAME)  # released at the end
+
+
+def test_an_object_over_the_size_cap_is_quarantined_unread_and_not_retried(buckets) -> None:
+    landing, datasets = buckets
+    small = "".join(SAMPLE.read_text().splitlines(keepends=True)[:11]).encode()
+    landing.write("small.csv", small)
+    big = landing.write("big.csv", SAMPLE.read_bytes())
+
+    first = job(buckets, BATCH_SIZE="5", DATA_JOB_MAX_OBJECT_BYTES=str(len(small)))
+
+    assert first.returncode == 0, first.messages()
+    assert (first.summary["files_too_large"], first.summary["files_invalid"]) == (1, 1)
+    reason = datasets.read(f"quarantine/landing/big.csv@{big.generation}.reason.txt").decode()
+    assert f"{big.size} bytes, over the cap of {len(small)} bytes (DATA_JOB_MAX_OBJECT_BYTES)" in reason
+    assert not datasets.exists(f"quarantine/landing/big.csv@{big.generation}.file")
+    [manifest] = committed_versions(datasets)
+    assert {o["name"]: o.get("invalid", "") != "" for o in manifest.landing_objects} == {
+        "big.csv": True,
+        "small.csv": False,
+    }
+
+    again = job(buckets, BATCH_SIZE="5", DATA_JOB_MAX_OBJECT_BYTES=str(len(small)))
+    assert again.summary["landing_objects"] == 0  # consumed: not tried again every run

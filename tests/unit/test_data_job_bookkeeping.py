@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from common.blobstore import FileBlobStore
@@ -13,28 +12,8 @@ from common.dataset_versions import commit_version
 from common.settings import ConfigError
 from data_versioning import instream, landing, state
 from data_versioning.config import JobConfig
-from data_versioning.corrections import typed_frame
 from data_versioning.instream import BatchCorrupt
-from data_versioning.split import SPLIT_COLUMN, assign_split
-
-RECORD = {
-    "bedrooms": 3.0, "bathrooms": 2.0, "sqft_living": 1500, "sqft_lot": 4000, "floors": 1.0, "waterfront": 0,
-    "view": 0, "condition": 3, "sqft_above": 1500, "sqft_basement": 0, "yr_built": 1990, "yr_renovated": 0,
-    "street": "1 Main St", "city": "Seattle", "statezip": "WA 98101", "country": "USA", "price": 400000.0,
-}  # fmt: skip
-
-
-def frame(n: int) -> pd.DataFrame:
-    rows = typed_frame([{**RECORD, "price": 100000.0 + i} for i in range(n)])
-    rows[SPLIT_COLUMN] = assign_split(rows, 0.8)
-    return rows
-
-
-def add_batch(store: FileBlobStore, seq: int, names: list[str], cursor: str | None) -> instream.BatchMarker:
-    objects = [{"name": n, "generation": 1} for n in names]
-    return instream.write_batch(
-        store, instream.new_batch_id(seq), frame(5), landing_objects=objects, corrections_cursor=cursor, corrections=0
-    )
+from tests.unit.data_job_support import add_batch, frame
 
 
 def test_empty_bucket(tmp_path: Path) -> None:
@@ -61,7 +40,7 @@ def test_consumed_objects_and_cursor_come_from_manifests_and_committed_batches(t
     assert current.consumed == {("a.csv", 1), ("b.csv", 1), ("c.csv", 1)}
     assert current.corrections_cursor == "c3"
     assert [b.landing_objects[0]["name"] for b in current.pending] == ["b.csv", "c.csv"]
-    assert current.orphan_batches == [interrupted.batch_id]
+    assert list(current.orphan_batches) == [interrupted.batch_id]
     assert current.max_batch_seq == 4
     assert current.latest_version == 1
 
@@ -87,9 +66,11 @@ def test_batch_absorbed_by_a_manifest_is_a_leftover_and_cleaning_keeps_the_rest(
     current = state.scan(store)
     assert current.absorbed_leftovers == [absorbed.batch_id]
     assert [b.batch_id for b in current.pending] == [pending.batch_id]
-    assert current.uncommitted_versions == {2: ["versioned/v2/train.parquet"]}
+    assert {v: [b.name for b in blobs] for v, blobs in current.uncommitted_versions.items()} == {
+        2: ["versioned/v2/train.parquet"]
+    }
     assert current.consumed == {("a.csv", 1), ("b.csv", 1)}
-    state.clean_leftovers(store, current)
+    assert state.clean_leftovers(store, current, cutoff=None) == (2, 0)
     names = [b.name for b in store.list()]
     assert names == sorted(
         ["versioned/v1/train.parquet", "versioned/v1/valid.parquet", "versioned/v1/_MANIFEST.json",
@@ -121,6 +102,8 @@ def test_new_landing_objects_skip_consumed_pairs_but_not_reuploads(tmp_path: Pat
 def test_configuration_errors_name_the_variable(tmp_path: Path) -> None:
     base = {"LANDING_BUCKET": (tmp_path / "l").as_uri(), "DATASETS_BUCKET": (tmp_path / "d").as_uri()}
     config = JobConfig.from_env(base)
+    assert (config.lease_seconds, config.max_object_bytes) == (900, 512 * 1024 * 1024)
+    assert (config.correction_max_factor, config.correction_range_factor) == (5.0, 2.0)
     assert config.publish_events is False  # no bus configured: nothing to publish to
     assert JobConfig.from_env({**base, "GCP_PROJECT": "p"}).publish_events is True
     assert JobConfig.from_env({**base, "GCP_PROJECT": "p", "PUBLISH_EVENTS": "false"}).publish_events is False
@@ -130,6 +113,13 @@ def test_configuration_errors_name_the_variable(tmp_path: Path) -> None:
         ({"PUBLISH_EVENTS": "maybe"}, "PUBLISH_EVENTS"),
         ({"BATCH_SIZE": "ten"}, "BATCH_SIZE"),
         ({"DATASETS_BUCKET": (tmp_path / "l" / "out").as_uri()}, "LANDING_BUCKET"),
+        ({"DATA_JOB_LEASE_SECONDS": "10"}, "DATA_JOB_LEASE_SECONDS"),
+        ({"DATA_JOB_LEASE_SECONDS": "15m"}, "DATA_JOB_LEASE_SECONDS"),
+        ({"DATA_JOB_MAX_OBJECT_BYTES": "0"}, "DATA_JOB_MAX_OBJECT_BYTES"),
+        ({"DATA_JOB_MAX_OBJECT_BYTES": "512MiB"}, "DATA_JOB_MAX_OBJECT_BYTES"),
+        ({"CORRECTION_MAX_FACTOR": "1"}, "CORRECTION_MAX_FACTOR"),
+        ({"CORRECTION_MAX_FACTOR": "inf"}, "CORRECTION_MAX_FACTOR"),
+        ({"CORRECTION_RANGE_FACTOR": "0.5"}, "CORRECTION_RANGE_FACTOR"),
     ]:
         with pytest.raises(ConfigError, match=variable):
             JobConfig.from_env({**base, **env})

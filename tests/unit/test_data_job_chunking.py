@@ -1,31 +1,73 @@
-"""Validating a big landing file piece by piece gives exactly what one `validate_csv` call gives."""
+"""Validating a big landing file piece by piece, read as a stream, gives exactly what one `validate_csv` call
+on the whole file gives."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from common.csv_validation import FileInvalid, validate_csv
-from data_versioning.chunking import split_records, validate_large_csv
+from data_versioning.chunking import stream_records, validate_pieces
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_dataset" / "data.csv"
 
 
+class Trickle(io.RawIOBase):
+    """A stream that answers at most `step` bytes per read, like a network reader may."""
+
+    def __init__(self, data: bytes, step: int):
+        self._data, self._pos, self._step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._step if size < 0 else min(size, self._step)
+        out = self._data[self._pos : self._pos + size]
+        self._pos += len(out)
+        return out
+
+
+def split_records(data: bytes, chunk_bytes: int) -> list[tuple[bytes, int, int]]:
+    return list(stream_records(io.BytesIO(data), chunk_bytes))
+
+
+def validate_large_csv(data: bytes, source: str, chunk_bytes: int) -> tuple[pd.DataFrame, list]:
+    reports = list(validate_pieces(io.BytesIO(data), source, chunk_bytes))
+    return pd.concat([r.accepted for r in reports], ignore_index=True), [r for rep in reports for r in rep.rejected]
+
+
 def same_result(data: bytes, chunk_bytes: int) -> None:
     whole = validate_csv(data, "f", require_price=True)
-    pieces = validate_large_csv(data, "f", chunk_bytes=chunk_bytes)
-    pd.testing.assert_frame_equal(pieces.accepted, whole.accepted)
-    assert [(r.line, r.reason, r.values) for r in pieces.rejected] == [
-        (r.line, r.reason, r.values) for r in whole.rejected
-    ]
+    accepted, rejected = validate_large_csv(data, "f", chunk_bytes=chunk_bytes)
+    pd.testing.assert_frame_equal(accepted, whole.accepted)
+    assert [(r.line, r.reason, r.values) for r in rejected] == [(r.line, r.reason, r.values) for r in whole.rejected]
 
 
 def test_sample_in_many_pieces_equals_one_call() -> None:
     data = SAMPLE.read_bytes()
-    assert len(list(split_records(data, 20_000))) > 10
+    pieces = split_records(data, 20_000)
+    assert len(pieces) > 10
+    assert max(len(p) for p, _, _ in pieces) < 2 * 20_000  # memory follows the piece size
     same_result(data, 20_000)
+
+
+def test_a_stream_that_answers_in_small_reads_is_cut_the_same_way() -> None:
+    data = SAMPLE.read_bytes()
+    assert list(stream_records(Trickle(data, 777), 20_000)) == split_records(data, 20_000)
+
+
+def test_a_record_longer_than_a_piece_is_kept_whole() -> None:
+    header = b"a,b\n"
+    long_record = b'1,"' + b"x\n" * 5000 + b'"\n'
+    data = header + b"1,2\n" + long_record + b"3,4\n" * 10
+    pieces = split_records(data, 1000)
+    assert b"".join(p[len(header) :] for p, _, _ in pieces) == data[len(header) :]
+    assert any(long_record in p for p, _, _ in pieces)
+    assert [lines for _, lines, _ in pieces] == sorted(lines for _, lines, _ in pieces)
 
 
 def test_quoted_newlines_crlf_bom_and_bad_rows_across_piece_boundaries() -> None:
@@ -36,6 +78,7 @@ def test_quoted_newlines_crlf_bom_and_bad_rows_across_piece_boundaries() -> None
     data = ("\ufeff" + body).encode()
     for chunk_bytes in (600, 5000):
         pieces = [p for p, _, _ in split_records(data, chunk_bytes)]
+        assert len(pieces) > 1
         assert all(p.count(b'"') % 2 == 0 for p in pieces)  # never cut inside a quoted field
         same_result(data, chunk_bytes)
 
@@ -51,5 +94,6 @@ def test_a_bad_byte_late_in_the_file_is_reported_at_its_file_position() -> None:
 
 
 def test_small_files_are_one_piece() -> None:
-    assert list(split_records(b"a,b\n1,2\n", 1000)) == [(b"a,b\n1,2\n", 0, 0)]
-    assert list(split_records(b"", 1000)) == [(b"", 0, 0)]
+    assert split_records(b"a,b\n1,2\n", 1000) == [(b"a,b\n1,2\n", 0, 0)]
+    assert split_records(b"", 1000) == [(b"", 0, 0)]
+    assert split_records(b"no newline at all " * 100, 100) == [(b"no newline at all " * 100, 0, 0)]

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from common.blobstore import FileBlobStore
+from common.csv_validation import Rejected
 from data_versioning import quarantine
 from data_versioning.quarantine import RejectedCorrection
 
@@ -31,8 +32,10 @@ def test_corrections_name_depends_only_on_the_start_cursor() -> None:
 def test_rerun_overwrites_the_same_quarantine_objects(tmp_path: Path) -> None:
     store = FileBlobStore(tmp_path)
     for _ in range(2):
-        quarantine.quarantine_file(store, "bad.csv", 9, b"\xff\xfe", "bad.csv: not UTF-8 text (byte 0)")
-        quarantine.quarantine_rows(store, "half.csv", 9, b"line,reason\n3,price: must be greater than 0\n")
+        quarantine.quarantine_file(store, "bad.csv", 9, io.BytesIO(b"\xff\xfe"), "bad.csv: not UTF-8 text (byte 0)")
+        with quarantine.RejectedRows() as rejected:
+            rejected.add([Rejected(3, "price: must be greater than 0", {"price": "-1"})])
+            rejected.write(store, "half.csv", 9)
     assert [b.name for b in store.list()] == [
         "quarantine/landing/bad.csv@9.file",
         "quarantine/landing/bad.csv@9.reason.txt",
@@ -56,3 +59,23 @@ def test_rejected_corrections_csv_names_event_and_reason() -> None:
     assert rows[0]["cursor"] == "c7"
     assert rows[0]["reason"].startswith("price:")
     assert rows[0]["price"] == "-1"
+
+
+def test_rejected_rows_are_written_as_one_csv_from_many_pieces(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    with quarantine.RejectedRows() as rejected:
+        rejected.add([Rejected(2, "bedrooms: must be a number", {"bedrooms": "three"})])
+        rejected.add([Rejected(900, "has 3 values, the header has 18", {})])
+        target = rejected.write(store, "big.csv", 4)
+    assert rejected.count == 2
+    rows = list(csv.DictReader(io.StringIO(store.read(target).decode())))
+    assert [(r["line"], r["reason"].split(":")[0], r["bedrooms"]) for r in rows] == [
+        ("2", "bedrooms", "three"),
+        ("900", "has 3 values, the header has 18", ""),
+    ]
+
+
+def test_an_object_over_the_cap_leaves_only_its_reason(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    quarantine.quarantine_reason(store, "huge.csv", 5, "huge.csv: 2000 bytes, over the cap of 1000 bytes")
+    assert [b.name for b in store.list()] == ["quarantine/landing/huge.csv@5.reason.txt"]

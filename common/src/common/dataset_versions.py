@@ -6,7 +6,9 @@
 
 A folder without a manifest is an interrupted run: readers ignore it and the data job cleans it up. The
 manifest records row counts and SHA-256 checksums, so a reader detects a damaged file instead of training
-on it.
+on it, and the train split's price range (what the data job checks corrections against). Nothing under
+`versioned/` is ever overwritten: every file of a version is created only if absent, so a second writer of
+the same version fails loudly instead of replacing committed data.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from common.blobstore import BlobStore
+from common.blobstore import BlobInfo, BlobStore, PreconditionFailed
 from common.schema import SCHEMA_VERSION, TRAINING_COLUMNS
 
 VERSIONED_PREFIX = "versioned/"
@@ -32,6 +34,10 @@ _VERSION_DIR = re.compile(r"^versioned/v(\d+)/")
 
 class DatasetCorrupt(RuntimeError):
     """A committed file does not match its manifest (row count or checksum)."""
+
+
+class VersionConflict(FileExistsError):
+    """A file of the version being committed exists already: another writer got there first."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Manifest:
     landing_objects: list[dict[str, Any]] = field(default_factory=list)
     corrections_cursor: str | None = None
     instream_batches: list[str] = field(default_factory=list)
+    train_price: dict[str, float] | None = None  # {"min": .., "max": ..} of the train split; None if empty/older
 
     @property
     def rows(self) -> dict[str, int]:
@@ -72,6 +79,7 @@ class Manifest:
             landing_objects=list(doc.get("landing_objects", [])),
             corrections_cursor=doc.get("corrections_cursor"),
             instream_batches=list(doc.get("instream_batches", [])),
+            train_price=doc.get("train_price"),
         )
 
 
@@ -99,9 +107,9 @@ def committed_versions(store: BlobStore) -> list[Manifest]:
     return sorted(manifests, key=lambda m: m.version)
 
 
-def uncommitted_version_dirs(store: BlobStore) -> dict[int, list[str]]:
+def uncommitted_version_dirs(store: BlobStore) -> dict[int, list[BlobInfo]]:
     """Objects under `versioned/v{N}/` folders that have no manifest: leftovers of interrupted runs."""
-    by_version: dict[int, list[str]] = {}
+    by_version: dict[int, list[BlobInfo]] = {}
     committed = set()
     for blob in store.list(VERSIONED_PREFIX):
         match = _VERSION_DIR.match(blob.name)
@@ -110,7 +118,7 @@ def uncommitted_version_dirs(store: BlobStore) -> dict[int, list[str]]:
         version = int(match.group(1))
         if blob.name.endswith("/" + MANIFEST_NAME):
             committed.add(version)
-        by_version.setdefault(version, []).append(blob.name)
+        by_version.setdefault(version, []).append(blob)
     return {v: names for v, names in by_version.items() if v not in committed}
 
 
@@ -127,15 +135,16 @@ def commit_version(
 ) -> Manifest:
     """Write both splits, then the manifest. Until the manifest exists, the version does not exist.
 
-    `before_manifest` is called between the data files and the manifest (the fault tests kill the job there).
+    Every file is created only if absent (`VersionConflict` otherwise). `before_manifest` is called between the
+    data files and the manifest (the fault tests kill the job there).
     """
     if store.exists(manifest_path(version)):
-        raise FileExistsError(f"dataset version v{version} is already committed")
+        raise VersionConflict(f"dataset version v{version} is already committed")
     files = {}
     for split, frame in (("train", train), ("valid", valid)):
         data = to_parquet(frame)
         name = f"{version_dir(version)}{split}.parquet"
-        store.write(name, data)
+        _create(store, name, data, "application/octet-stream")
         files[split] = SplitFile(name=name, rows=len(frame), sha256=hashlib.sha256(data).hexdigest())
     if before_manifest is not None:
         before_manifest()
@@ -146,9 +155,26 @@ def commit_version(
         landing_objects=landing_objects or [],
         corrections_cursor=corrections_cursor,
         instream_batches=instream_batches or [],
+        train_price=price_range(train),
     )
-    store.write(manifest_path(version), manifest.to_json(), content_type="application/json")
+    _create(store, manifest_path(version), manifest.to_json(), "application/json")
     return manifest
+
+
+def price_range(train: pd.DataFrame) -> dict[str, float] | None:
+    if train.empty:
+        return None
+    return {"min": float(train["price"].min()), "max": float(train["price"].max())}
+
+
+def _create(store: BlobStore, name: str, data: bytes, content_type: str) -> None:
+    try:
+        store.create_if_absent(name, data, content_type=content_type)
+    except PreconditionFailed as exc:
+        raise VersionConflict(
+            f"{store.url}/{name} exists already: another job is writing or has committed this version; "
+            "nothing was overwritten"
+        ) from exc
 
 
 def read_split(store: BlobStore, manifest: Manifest, split: str) -> pd.DataFrame:

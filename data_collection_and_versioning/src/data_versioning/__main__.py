@@ -1,7 +1,9 @@
 """`data-job` / `python -m data_versioning`: one run of the data job, then exit.
 
 Exit codes: 0 done; 1 unexpected failure; 2 configuration error; 3 a version was committed but its event could
-not be published (the next run publishes it); 4 corrections are required and dbapp could not deliver them.
+not be published (the next run publishes it); 4 corrections are required and dbapp could not deliver them;
+5 another data job holds the lease (this run did nothing); 6 this run's lease was taken over while it ran
+(it stopped before its next commit; raise DATA_JOB_LEASE_SECONDS if runs are that long).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from common.jsonlog import configure_logging
 from common.settings import ConfigError
 from data_versioning.config import SERVICE, JobConfig
 from data_versioning.job import CorrectionsRequired, run
+from data_versioning.lease import LeaseHeld, LeaseLost
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PUBLISH, EXIT_CORRECTIONS = 0, 1, 2, 3, 4
+EXIT_LEASE_HELD, EXIT_LEASE_LOST = 5, 6
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +57,8 @@ def execute(argv: list[str] | None = None) -> int:
         "data job starting",
         extra={"landing": settings.landing_bucket, "datasets": settings.datasets_bucket,
                "batch_size": settings.batch_size, "train_test_split": settings.train_test_split,
-               "dbapp_url": settings.dbapp_url, "publish_events": config.publish_events},
+               "dbapp_url": settings.dbapp_url, "publish_events": config.publish_events,
+               "lease_seconds": config.lease_seconds, "max_object_bytes": config.max_object_bytes},
     )  # fmt: skip
     started = time.monotonic()
     try:
@@ -61,6 +66,12 @@ def execute(argv: list[str] | None = None) -> int:
     except CorrectionsRequired as exc:
         log.error(str(exc))
         return EXIT_CORRECTIONS
+    except LeaseHeld as exc:
+        log.error(str(exc), extra={"holder": exc.holder.owner, "expires_at": exc.holder.expires_at})
+        return EXIT_LEASE_HELD
+    except LeaseLost as exc:
+        log.error(str(exc))
+        return EXIT_LEASE_LOST
     except Exception:
         log.exception("data job failed; nothing committed by this run is lost, rerun it after fixing the cause")
         return EXIT_FAILED

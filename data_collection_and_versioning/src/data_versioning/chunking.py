@@ -1,48 +1,107 @@
-"""Validate a large CSV file in pieces, so memory follows the piece size instead of the file size.
+"""Validate a CSV stream in pieces, so memory follows the piece size instead of the file size.
 
 `common.csv_validation.validate_csv` holds every row of its input as Python strings while it works (about
-3 GB for a 1,000,000-row file). Big landing files are therefore cut at record boundaries (a newline outside
-any quoted field: an even number of `"` before it), each piece gets the header, and the pieces' results are
-joined with line numbers that refer to the whole file. Results are identical to one `validate_csv` call.
+3 GB for a 1,000,000-row file), and it is the one authority on what a valid row is (the webapp's uploads use
+it too), so it is kept and fed pieces rather than replaced by a different parser such as pandas' chunked
+reader. The stream is read a piece at a time and cut at record boundaries (a newline outside any quoted
+field: an even number of `"` before it); each piece gets the header, and its results get line numbers that
+refer to the whole file. Results are identical to one `validate_csv` call on the whole file.
+
+A file without any newline outside quotes (a single huge record, or old-Mac `\\r` line ends) cannot be cut
+and is read whole: the job's object size cap (DATA_JOB_MAX_OBJECT_BYTES) bounds that case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import pandas as pd
+from typing import BinaryIO
 
 from common.csv_validation import CsvReport, FileInvalid, Rejected, validate_csv
 
 CHUNK_BYTES = 24 * 1024 * 1024  # ~200,000 rows of the seed's format
 
 
-def split_records(data: bytes, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int, int]]:
-    """Yield (header + whole records, physical lines before the piece's first record, its byte offset)."""
-    header_end = data.find(b"\n")
-    if len(data) <= chunk_bytes or header_end < 0 or data.count(b'"', 0, header_end) % 2:
-        yield data, 0, 0
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes, fewer only at the end of the stream."""
+    parts, got = [], 0
+    while got < size:
+        part = stream.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _first_record_end(data: bytes) -> int:
+    """Index of the newline that ends the first record, -1 if it is not in `data`."""
+    pos, quotes, start = data.find(b"\n"), 0, 0
+    while pos >= 0:
+        quotes += data.count(b'"', start, pos)
+        if quotes % 2 == 0:
+            return pos
+        start, pos = pos, data.find(b"\n", pos + 1)
+    return -1
+
+
+def _last_record_end(data: bytes) -> int:
+    """Index of the last newline in `data` outside quotes (data starts at a record boundary), or -1."""
+    quotes, end = data.count(b'"'), len(data)
+    while True:
+        pos = data.rfind(b"\n", 0, end)
+        if pos < 0:
+            return -1
+        quotes -= data.count(b'"', pos, end)  # now: quotes before `pos`
+        if quotes % 2 == 0:
+            return pos
+        end = pos
+
+
+def stream_records(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (header + whole records, physical lines before the piece's first record, its byte offset).
+
+    The byte offset is that of the piece's first byte as if the header were part of every piece, so
+    `offset + position in piece` is a position in the file for any byte after the header.
+    """
+    data = _read_up_to(stream, chunk_bytes + 1)
+    header_end = _first_record_end(data)
+    while len(data) > chunk_bytes and header_end < 0:
+        more = _read_up_to(stream, chunk_bytes)
+        if not more:
+            break
+        data += more
+        header_end = _first_record_end(data)
+    if len(data) <= chunk_bytes or header_end < 0:  # small, or nowhere to cut: one piece
+        yield data + stream.read(), 0, 0
         return
-    header = data[: header_end + 1]
-    pos, lines_before = header_end + 1, 0
-    while pos < len(data):
-        cut = min(pos + chunk_bytes, len(data))
-        if cut < len(data):
-            newline = data.find(b"\n", cut - 1)
-            while newline >= 0 and data.count(b'"', pos, newline) % 2:
-                newline = data.find(b"\n", newline + 1)
-            cut = len(data) if newline < 0 else newline + 1
-        body = data[pos:cut]
-        yield header + body, lines_before, pos - len(header)
+    header, pending = data[: header_end + 1], data[header_end + 1 :]
+    del data
+    offset, lines_before, eof = len(header), 0, False
+    while True:
+        if not eof and len(pending) < chunk_bytes:
+            want = chunk_bytes - len(pending)
+            more = _read_up_to(stream, want)
+            eof, pending = len(more) < want, pending + more
+        cut = len(pending) - 1 if eof else _last_record_end(pending)
+        if cut < 0 and not eof:  # one record longer than a piece: read on
+            more = _read_up_to(stream, chunk_bytes)
+            eof, pending = len(more) < chunk_bytes, pending + more
+            continue
+        body, pending = pending[: cut + 1], pending[cut + 1 :]
+        if body:
+            yield header + body, lines_before, offset - len(header)
+        if eof and not pending:
+            return
         lines_before += body.count(b"\n")
-        pos = cut
+        offset += len(body)
 
 
-def validate_large_csv(data: bytes, source: str, chunk_bytes: int = CHUNK_BYTES) -> CsvReport:
-    """`validate_csv(data, source, require_price=True)`, piece by piece."""
-    accepted: list[pd.DataFrame] = []
-    rejected: list[Rejected] = []
-    for piece, lines_before, byte_offset in split_records(data, chunk_bytes):
+def validate_pieces(stream: BinaryIO, source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[CsvReport]:
+    """`validate_csv(..., require_price=True)` piece by piece, line numbers and byte positions file-wide.
+
+    Raises `FileInvalid` as soon as a piece shows the whole file cannot be read.
+    """
+    for piece, lines_before, byte_offset in stream_records(stream, chunk_bytes):
         try:
             report = validate_csv(piece, source, require_price=True)
         except FileInvalid as exc:
@@ -50,8 +109,6 @@ def validate_large_csv(data: bytes, source: str, chunk_bytes: int = CHUNK_BYTES)
             if byte_offset and isinstance(cause, UnicodeDecodeError):
                 raise FileInvalid(f"{source}: not UTF-8 text (byte {byte_offset + cause.start})") from cause
             raise
-        accepted.append(report.accepted)
-        rejected += [Rejected(r.line + lines_before, r.reason, r.values) for r in report.rejected]
-        del piece, report
-    frame = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)
-    return CsvReport(source=source, accepted=frame, rejected=rejected)
+        del piece
+        report.rejected = [Rejected(r.line + lines_before, r.reason, r.values) for r in report.rejected]
+        yield report

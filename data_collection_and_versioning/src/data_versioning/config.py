@@ -9,6 +9,7 @@ from common.settings import ConfigError, Settings, env_flag, env_float, env_int
 
 SERVICE = "data-job"
 FAILPOINTS = ("after_instream_data", "after_version_data", "after_version_manifest")
+MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class JobConfig:
     corrections_page_size: int
     dbapp_timeout_seconds: float
     failpoint: str | None  # test-only crash injection, see `failpoints.py`
+    lease_seconds: int = 900  # how long a run's lease lives without renewal, see `lease.py`
+    max_object_bytes: int = 512 * MiB  # a larger landing object is quarantined unread
+    correction_max_factor: float = 5.0  # corrected vs predicted price, either way
+    correction_range_factor: float = 2.0  # widens the train prices' [min, max] for corrections
 
     @classmethod
     def from_env(
@@ -61,6 +66,10 @@ class JobConfig:
             corrections_page_size=page_size,
             dbapp_timeout_seconds=env_float(env, "DBAPP_TIMEOUT_SECONDS", 10.0, minimum=0, exclusive=True),
             failpoint=failpoint,
+            lease_seconds=env_int(env, "DATA_JOB_LEASE_SECONDS", 900, minimum=30),
+            max_object_bytes=env_int(env, "DATA_JOB_MAX_OBJECT_BYTES", 512 * MiB, minimum=1),
+            correction_max_factor=env_float(env, "CORRECTION_MAX_FACTOR", 5.0, minimum=1, exclusive=True),
+            correction_range_factor=env_float(env, "CORRECTION_RANGE_FACTOR", 2.0, minimum=1),
         )
 
 

@@ -1,8 +1,10 @@
 """New corrections from dbapp (`GET /corrections?after=<cursor>&limit=`), paged until `has_more` is false.
 
 Each correction becomes a training row: the house record with price = corrected_price, validated by the same
-rules as landing rows. The cursor is opaque; the job only stores the one it must resume after. Paging is all
-or nothing: if any page fails, nothing of this run's corrections is used and the cursor does not advance.
+rules as landing rows, then checked for plausibility (`plausibility.py`): implausible ones are quarantined
+like invalid ones and counted apart. The cursor is opaque; the job only stores the one it must resume after.
+Paging is all or nothing: if any page fails, nothing of this run's corrections is used and the cursor does
+not advance.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from common.schema import FIELDS_BY_NAME, TEXT_FIELDS, TRAINING_COLUMNS, RecordInvalid, validate_record
+from data_versioning.plausibility import PriceBounds
 from data_versioning.quarantine import RejectedCorrection
 
 log = logging.getLogger(__name__)
@@ -31,13 +34,18 @@ class CorrectionsFetch:
     after: str | None  # the cursor this fetch started after
     cursor: str | None  # the cursor the next run starts after
     frame: pd.DataFrame  # accepted rows, TRAINING_COLUMNS
-    rejected: list[RejectedCorrection] = field(default_factory=list)
+    rejected: list[RejectedCorrection] = field(default_factory=list)  # invalid by the schema
+    implausible: list[RejectedCorrection] = field(default_factory=list)  # valid but not believable
     items: int = 0
     pages: int = 0
 
     @property
     def advanced(self) -> bool:
         return self.cursor != self.after
+
+    @property
+    def quarantined(self) -> list[RejectedCorrection]:
+        return [*self.rejected, *self.implausible]
 
 
 def typed_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -98,13 +106,26 @@ def _row(item: Any) -> tuple[dict[str, Any] | None, RejectedCorrection | None]:
         return None, RejectedCorrection(event_id, cursor, str(exc), {k: raw.get(k, "") for k in TRAINING_COLUMNS})
 
 
+def _implausible(item: dict[str, Any], row: dict[str, Any], bounds: PriceBounds) -> RejectedCorrection | None:
+    problem = bounds.problem(row["price"], item.get("predicted_price"))
+    if problem is None:
+        return None
+    return RejectedCorrection(str(item.get("event_id", "")), str(item.get("cursor", "")), problem, row)
+
+
 def fetch_corrections(
-    base_url: str, after: str | None, *, page_size: int = 500, timeout: float = 10.0
+    base_url: str,
+    after: str | None,
+    *,
+    bounds: PriceBounds,
+    page_size: int = 500,
+    timeout: float = 10.0,
 ) -> CorrectionsFetch:
     """Every correction after `after`. Raises `CorrectionsUnavailable` (nothing consumed) on any failure."""
     url = f"{base_url.rstrip('/')}/corrections"
     records: list[dict[str, Any]] = []
     rejected: list[RejectedCorrection] = []
+    implausible: list[RejectedCorrection] = []
     seen: set[str] = set()
     cursor, items, pages = after, 0, 0
     with _session() as session:
@@ -120,10 +141,12 @@ def fetch_corrections(
                 if event_id is not None:
                     seen.add(event_id)
                 row, bad = _row(item)
-                if row is not None:
-                    records.append(row)
-                else:
+                if row is None:
                     rejected.append(bad)
+                elif (unbelievable := _implausible(item, row, bounds)) is not None:
+                    implausible.append(unbelievable)
+                else:
+                    records.append(row)
             following = body.get("next_cursor")
             if following is None and page_items and isinstance(page_items[-1], dict):
                 following = page_items[-1].get("cursor")
@@ -137,6 +160,6 @@ def fetch_corrections(
     log.info(
         "corrections read",
         extra={"after": after, "cursor": cursor, "pages": pages, "items": items, "accepted": len(records),
-               "rejected": len(rejected)},
+               "rejected": len(rejected), "implausible": len(implausible)},
     )  # fmt: skip
-    return CorrectionsFetch(after, cursor, typed_frame(records), rejected, items, pages)
+    return CorrectionsFetch(after, cursor, typed_frame(records), rejected, implausible, items, pages)

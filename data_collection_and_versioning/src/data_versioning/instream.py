@@ -71,12 +71,12 @@ class BatchMarker:
 @dataclass
 class InstreamListing:
     markers: list[str] = field(default_factory=list)  # batch ids with a marker, oldest first
-    data: set[str] = field(default_factory=set)  # batch ids with a Parquet file
+    data: dict[str, float | None] = field(default_factory=dict)  # batch id with a Parquet file -> when written
     unknown: list[str] = field(default_factory=list)  # objects under instream/ that are not ours
 
     def orphans(self) -> list[str]:
         """Batches whose marker was never written: interrupted runs."""
-        return sorted(self.data - set(self.markers))
+        return sorted(self.data.keys() - set(self.markers))
 
     def max_seq(self) -> int:
         return max((batch_seq(b) for b in [*self.markers, *self.data]), default=0)
@@ -91,7 +91,7 @@ def list_instream(store: BlobStore) -> InstreamListing:
         elif match["ext"] == "json":
             listing.markers.append(match["id"])
         else:
-            listing.data.add(match["id"])
+            listing.data[match["id"]] = blob.updated
     listing.markers.sort()
     return listing
 

@@ -1,14 +1,18 @@
-"""One run of the data job: clean leftovers, read new corrections and landing objects, write one committed
-instream batch, commit a version when enough train rows are pending, announce it.
+"""One run of the data job: take the lease, clean leftovers, read new corrections and landing objects, write
+one committed instream batch, commit a version when enough train rows are pending, announce it, release.
 
 Order of writes (each step is safe to crash after; the next run resumes):
-  quarantine files -> instream batch data -> instream marker (inputs now consumed)
-  -> version data -> version manifest (version committed) -> delete absorbed batches -> publish event.
+  lease -> quarantine files -> instream batch data -> instream marker (inputs now consumed)
+  -> version data -> version manifest (version committed) -> delete absorbed batches -> publish event
+  -> lease released.
+The lease is renewed (`keep_alive`) between landing objects and before every commit point, so a run that
+lost it stops before writing anything that counts.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +24,9 @@ from data_versioning import instream, landing, quarantine, state
 from data_versioning.config import JobConfig
 from data_versioning.corrections import CorrectionsFetch, CorrectionsUnavailable, fetch_corrections, typed_frame
 from data_versioning.failpoints import Failpoints
+from data_versioning.lease import Lease
 from data_versioning.planning import plan_commit
+from data_versioning.plausibility import price_bounds
 from data_versioning.publishing import is_published, publish_version
 from data_versioning.split import SPLIT_COLUMN, assign_split
 from data_versioning.versioning import commit_pending
@@ -38,11 +44,14 @@ class RunSummary:
     landing_ignored: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
-    files_invalid: int = 0
+    files_invalid: int = 0  # quarantined as a whole, the too large ones included
+    files_too_large: int = 0  # over DATA_JOB_MAX_OBJECT_BYTES, never read
     corrections: str = "disabled"  # disabled | read | unavailable
     corrections_accepted: int = 0
-    corrections_rejected: int = 0
+    corrections_rejected: int = 0  # invalid by the schema
+    corrections_implausible: int = 0  # valid but too far from the estimate or the training prices
     leftovers_cleaned: int = 0
+    leftovers_kept: int = 0  # uncommitted files younger than this run's lease: another job's, left alone
     batch: str | None = None
     pending_batches: int = 0
     pending_train_rows: int = 0
@@ -53,14 +62,27 @@ class RunSummary:
     files: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _read_corrections(config: JobConfig, cursor: str | None, summary: RunSummary) -> CorrectionsFetch | None:
+def _checkpoint(failpoints: Failpoints, lease: Lease, name: str) -> Callable[[], None]:
+    """The hook between two writes: the fault tests' kill point, then the lease renewal before the next one."""
+
+    def hook() -> None:
+        failpoints.hit(name)
+        lease.keep_alive()
+
+    return hook
+
+
+def _read_corrections(config: JobConfig, current: state.DatasetState, summary: RunSummary) -> CorrectionsFetch | None:
     if not config.corrections_enabled:
         log.info("corrections input disabled (DBAPP_URL is empty)")
         return None
+    cursor = current.corrections_cursor
+    bounds = price_bounds(current.manifests, config.correction_max_factor, config.correction_range_factor)
     try:
         fetch = fetch_corrections(
             config.settings.dbapp_url,
             cursor,
+            bounds=bounds,
             page_size=config.corrections_page_size,
             timeout=config.dbapp_timeout_seconds,
         )
@@ -76,11 +98,17 @@ def _read_corrections(config: JobConfig, cursor: str | None, summary: RunSummary
         return None
     summary.corrections = "read"
     summary.corrections_accepted, summary.corrections_rejected = len(fetch.frame), len(fetch.rejected)
+    summary.corrections_implausible = len(fetch.implausible)
     return fetch
 
 
 def _read_landing(
-    landing_store: BlobStore, datasets: BlobStore, consumed: set[landing.ObjectId], summary: RunSummary
+    config: JobConfig,
+    landing_store: BlobStore,
+    datasets: BlobStore,
+    consumed: set[landing.ObjectId],
+    summary: RunSummary,
+    lease: Lease,
 ) -> list[pd.DataFrame]:
     fresh, ignored = landing.new_objects(landing_store, consumed)
     summary.landing_ignored = len(ignored)
@@ -89,15 +117,16 @@ def _read_landing(
     log.info("landing objects to read", extra={"count": len(fresh), "landing": landing_store.url})
     frames: list[pd.DataFrame] = []
     for blob in fresh:
-        result = landing.read_object(landing_store, datasets, blob)
+        lease.keep_alive()
+        result = landing.read_object(landing_store, datasets, blob, max_bytes=config.max_object_bytes)
         if result is None:
             continue
         summary.files.append(result.record())
-        summary.rows_accepted += len(result.accepted)
+        summary.rows_accepted += result.accepted
         summary.rows_rejected += result.rejected
         summary.files_invalid += result.invalid is not None
-        if len(result.accepted):
-            frames.append(result.accepted)
+        summary.files_too_large += blob.size > config.max_object_bytes
+        frames.extend(f for f in result.frames if len(f))
     summary.landing_objects = len(summary.files)
     return frames
 
@@ -110,11 +139,16 @@ def _write_batch(
     fetch: CorrectionsFetch | None,
     summary: RunSummary,
     failpoints: Failpoints,
+    lease: Lease,
 ) -> None:
     """Everything this run read becomes one committed instream batch (its marker records the inputs)."""
-    if fetch is not None and fetch.rejected:
-        target = quarantine.quarantine_corrections(datasets, fetch.after, fetch.rejected)
-        log.warning("corrections rejected", extra={"count": len(fetch.rejected), "quarantine": target})
+    lease.keep_alive()
+    if fetch is not None and fetch.quarantined:
+        target = quarantine.quarantine_corrections(datasets, fetch.after, fetch.quarantined)
+        log.warning(
+            "corrections rejected",
+            extra={"invalid": len(fetch.rejected), "implausible": len(fetch.implausible), "quarantine": target},
+        )
     if fetch is not None and len(fetch.frame):
         frames.append(fetch.frame)
     frame = pd.concat(frames, ignore_index=True) if frames else typed_frame([])
@@ -128,7 +162,7 @@ def _write_batch(
         landing_objects=summary.files,
         corrections_cursor=fetch.cursor if fetch is not None else current.corrections_cursor,
         corrections=len(fetch.frame) if fetch is not None else 0,
-        before_marker=lambda: failpoints.hit("after_instream_data"),
+        before_marker=_checkpoint(failpoints, lease, "after_instream_data"),
     )
     current.pending.append(marker)
     summary.batch = batch_id
@@ -136,7 +170,12 @@ def _write_batch(
 
 
 def _commit_if_ready(
-    config: JobConfig, datasets: BlobStore, current: state.DatasetState, summary: RunSummary, failpoints: Failpoints
+    config: JobConfig,
+    datasets: BlobStore,
+    current: state.DatasetState,
+    summary: RunSummary,
+    failpoints: Failpoints,
+    lease: Lease,
 ) -> Manifest | None:
     batch_size = config.settings.batch_size
     plan = plan_commit(current.pending, current.latest_version, batch_size)
@@ -148,12 +187,13 @@ def _commit_if_ready(
             extra={"pending_batches": len(plan.batches), "pending_train_rows": plan.train_rows},
         )
         return None
+    lease.keep_alive()
     committed = commit_pending(
         datasets,
         plan,
         current.pending,
-        after_data=lambda: failpoints.hit("after_version_data"),
-        after_manifest=lambda: failpoints.hit("after_version_manifest"),
+        after_data=_checkpoint(failpoints, lease, "after_version_data"),
+        after_manifest=_checkpoint(failpoints, lease, "after_version_manifest"),
     )
     current.manifests.append(committed)
     summary.version_committed = committed.version
@@ -182,22 +222,36 @@ def _announce(
 
 
 def run(config: JobConfig) -> RunSummary:
+    """One run under the lease; `LeaseHeld` if another job holds it, `LeaseLost` if it was taken over."""
+    datasets = open_store(config.settings.datasets_bucket)
+    lease = Lease.acquire(datasets, config.lease_seconds)
+    log.info(
+        "lease taken", extra={"lease": lease.url, "owner": lease.record.owner, "expires_at": lease.record.expires_at}
+    )
+    try:
+        return _run_leased(config, datasets, lease)
+    finally:
+        lease.release()
+
+
+def _run_leased(config: JobConfig, datasets: BlobStore, lease: Lease) -> RunSummary:
     failpoints = Failpoints(config.failpoint)
     summary = RunSummary()
     landing_store = open_store(config.settings.landing_bucket)
-    datasets = open_store(config.settings.datasets_bucket)
 
     current = state.scan(datasets)
     if current.leftovers:
-        summary.leftovers_cleaned = current.leftovers
-        state.clean_leftovers(datasets, current)
+        summary.leftovers_cleaned, summary.leftovers_kept = state.clean_leftovers(
+            datasets, current, lease.acquired_updated
+        )
 
-    fetch = _read_corrections(config, current.corrections_cursor, summary)
-    frames = _read_landing(landing_store, datasets, current.consumed, summary)
+    fetch = _read_corrections(config, current, summary)
+    frames = _read_landing(config, landing_store, datasets, current.consumed, summary, lease)
     if summary.files or (fetch is not None and fetch.advanced):
-        _write_batch(config, datasets, current, frames, fetch, summary, failpoints)
+        _write_batch(config, datasets, current, frames, fetch, summary, failpoints, lease)
     else:
         log.info("nothing new in the landing bucket or from dbapp")
-    committed = _commit_if_ready(config, datasets, current, summary, failpoints)
+    committed = _commit_if_ready(config, datasets, current, summary, failpoints, lease)
+    lease.keep_alive()
     _announce(config, datasets, current, committed, summary)
     return summary

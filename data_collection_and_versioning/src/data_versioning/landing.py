@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -17,7 +17,7 @@ import pandas as pd
 from common.blobstore import BlobInfo, BlobNotFound, BlobStore
 from common.csv_validation import FileInvalid
 from data_versioning import quarantine
-from data_versioning.chunking import validate_large_csv
+from data_versioning.chunking import CHUNK_BYTES, validate_pieces
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,20 @@ def new_objects(store: BlobStore, consumed: Collection[ObjectId]) -> tuple[list[
 class LandingResult:
     name: str
     generation: int
-    accepted: pd.DataFrame
+    frames: list[pd.DataFrame] = field(default_factory=list)  # accepted rows, one frame per piece read
     rejected: int = 0
     invalid: str | None = None  # why the whole file was quarantined
+
+    @property
+    def accepted(self) -> int:
+        return sum(len(f) for f in self.frames)
 
     def record(self) -> dict[str, Any]:
         """What the instream marker and the manifest keep about this object."""
         entry: dict[str, Any] = {
             "name": self.name,
             "generation": self.generation,
-            "accepted": len(self.accepted),
+            "accepted": self.accepted,
             "rejected": self.rejected,
         }
         if self.invalid:
@@ -65,30 +69,54 @@ class LandingResult:
         return entry
 
 
-def read_object(landing: BlobStore, datasets: BlobStore, blob: BlobInfo) -> LandingResult | None:
-    """Validate one landing object; bad rows (or the whole file) go to the quarantine. None if it vanished."""
-    try:
-        data = landing.read(blob.name)
-    except BlobNotFound:
-        log.warning("landing object disappeared before it could be read", extra={"object": blob.name})
-        return None
-    source = f"{landing.url}/{blob.name}"
-    try:
-        report = validate_large_csv(data, source)
-    except FileInvalid as exc:
-        target = quarantine.quarantine_file(datasets, blob.name, blob.generation, data, str(exc))
-        log.warning(
-            "landing file cannot be read: quarantined as a whole",
-            extra={"object": blob.name, "generation": blob.generation, "reason": str(exc), "quarantine": target},
+def read_object(
+    landing: BlobStore, datasets: BlobStore, blob: BlobInfo, *, max_bytes: int, chunk_bytes: int = CHUNK_BYTES
+) -> LandingResult | None:
+    """Validate one landing object, streamed; bad rows (or the whole file) go to the quarantine.
+
+    An object over `max_bytes` (by the listing's size) is not read at all: its reason is quarantined and it
+    counts as consumed like any invalid file, so it is not tried again. None if the object vanished or was
+    rewritten since the listing (the next run reads the new generation).
+    """
+    where = {"object": blob.name, "generation": blob.generation}
+    if blob.size > max_bytes:
+        reason = (
+            f"{landing.url}/{blob.name}: {blob.size} bytes, over the cap of {max_bytes} bytes "
+            "(DATA_JOB_MAX_OBJECT_BYTES); not read"
         )
-        return LandingResult(blob.name, blob.generation, pd.DataFrame(), invalid=str(exc))
-    extra: dict[str, Any] = {
-        "object": blob.name,
-        "generation": blob.generation,
-        "accepted": len(report.accepted),
-        "rejected": len(report.rejected),
-    }
-    if report.rejected:
-        extra["quarantine"] = quarantine.quarantine_rows(datasets, blob.name, blob.generation, report.rejected_csv())
-    log.info("landing file validated", extra=extra)
-    return LandingResult(blob.name, blob.generation, report.accepted, rejected=len(report.rejected))
+        target = quarantine.quarantine_reason(datasets, blob.name, blob.generation, reason)
+        log.warning(
+            "landing file too large: quarantined unread", extra={**where, "reason": reason, "quarantine": target}
+        )
+        return LandingResult(blob.name, blob.generation, invalid=reason)
+    result = LandingResult(blob.name, blob.generation)
+    try:
+        with quarantine.RejectedRows() as rejected:
+            with landing.open_read(blob.name, blob.generation) as stream:
+                for report in validate_pieces(stream, f"{landing.url}/{blob.name}", chunk_bytes):
+                    result.frames.append(report.accepted)
+                    rejected.add(report.rejected)
+            result.rejected = rejected.count
+            if rejected.count:
+                where["quarantine"] = rejected.write(datasets, blob.name, blob.generation)
+    except FileInvalid as exc:
+        return _quarantine_whole(landing, datasets, blob, str(exc))
+    except BlobNotFound as exc:
+        log.warning("landing object changed or disappeared before it could be read", extra={**where, "error": str(exc)})
+        return None
+    log.info("landing file validated", extra={**where, "accepted": result.accepted, "rejected": result.rejected})
+    return result
+
+
+def _quarantine_whole(landing: BlobStore, datasets: BlobStore, blob: BlobInfo, reason: str) -> LandingResult | None:
+    try:
+        with landing.open_read(blob.name, blob.generation) as source:
+            target = quarantine.quarantine_file(datasets, blob.name, blob.generation, source, reason)
+    except BlobNotFound:
+        log.warning("landing object changed or disappeared while it was quarantined", extra={"object": blob.name})
+        return None
+    log.warning(
+        "landing file cannot be read: quarantined as a whole",
+        extra={"object": blob.name, "generation": blob.generation, "reason": reason, "quarantine": target},
+    )
+    return LandingResult(blob.name, blob.generation, invalid=reason)

@@ -3,7 +3,8 @@ overwrites its quarantine entry instead of adding a second one.
 
     quarantine/landing/<object>@<generation>.rejected.csv   bad rows: line, reason, original values
     quarantine/landing/<object>@<generation>.file           a whole unreadable file, byte for byte
-    quarantine/landing/<object>@<generation>.reason.txt     why that file could not be read
+    quarantine/landing/<object>@<generation>.reason.txt     why that file could not be read (alone, without the
+                                                            copy, for an object over the size cap)
     quarantine/corrections/after-<hash of cursor>.rejected.csv  bad corrections: event_id, cursor, reason, values
 """
 
@@ -12,11 +13,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from common.blobstore import BlobStore
+from common.csv_validation import Rejected
 from common.schema import TRAINING_COLUMNS
 
 PREFIX = "quarantine/"
@@ -57,17 +60,50 @@ def corrections_csv(rejected: Iterable[RejectedCorrection]) -> bytes:
     return buf.getvalue().encode()
 
 
-def quarantine_rows(store: BlobStore, name: str, generation: int, rejected_csv: bytes) -> str:
-    target = rejected_rows_name(name, generation)
-    store.write(target, rejected_csv, content_type="text/csv")
-    return target
+class RejectedRows:
+    """The rejected rows of one landing object, spooled to a temporary file as they come, piece by piece:
+    a file of nothing but bad rows must not be held in memory either. Written as `line, reason, values`."""
+
+    SPOOL_BYTES = 4 * 1024 * 1024  # kept in memory up to this size, on disk beyond
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._spool = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)  # noqa: SIM115 (closed by __exit__)
+        self._add_row(["line", "reason", *TRAINING_COLUMNS])
+
+    def _add_row(self, row: list[Any]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf).writerow(row)
+        self._spool.write(buf.getvalue().encode())
+
+    def add(self, rejected: Iterable[Rejected]) -> None:
+        for r in rejected:
+            self._add_row([r.line, r.reason, *(r.values.get(c, "") for c in TRAINING_COLUMNS)])
+            self.count += 1
+
+    def write(self, store: BlobStore, name: str, generation: int) -> str:
+        target = rejected_rows_name(name, generation)
+        self._spool.seek(0)
+        store.write_from(target, self._spool, content_type="text/csv")
+        return target
+
+    def __enter__(self) -> RejectedRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._spool.close()
 
 
-def quarantine_file(store: BlobStore, name: str, generation: int, data: bytes, reason: str) -> str:
-    copy, reason_file = invalid_file_names(name, generation)
-    store.write(copy, data)
+def quarantine_reason(store: BlobStore, name: str, generation: int, reason: str) -> str:
+    reason_file = invalid_file_names(name, generation)[1]
     store.write(reason_file, (reason + "\n").encode(), content_type="text/plain")
     return reason_file
+
+
+def quarantine_file(store: BlobStore, name: str, generation: int, source: BinaryIO, reason: str) -> str:
+    """Copy the unreadable object (streamed), then its reason."""
+    store.write_from(invalid_file_names(name, generation)[0], source)
+    return quarantine_reason(store, name, generation, reason)
 
 
 def quarantine_corrections(store: BlobStore, after_cursor: str | None, rejected: list[RejectedCorrection]) -> str:

@@ -4,6 +4,11 @@ consumed, where the corrections cursor stands, and which leftovers of interrupte
 Only committed things count: a version is committed by its manifest, a batch by its marker. Everything
 else is a leftover, and deleting it never loses data (its inputs are not recorded as consumed, or its rows
 are already in a committed version).
+
+Uncommitted leftovers (batch data without a marker, version files without a manifest) are deleted only if
+they were written before this run took its lease: anything younger can only come from a job whose lease
+expired while it kept running, and is left for a later run (that job stops at its next lease renewal).
+Batches already absorbed by a manifest are committed data and go whatever their age.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from common.blobstore import BlobStore
+from common.blobstore import BlobInfo, BlobStore
 from common.dataset_versions import Manifest, committed_versions, uncommitted_version_dirs
 from data_versioning import instream
 from data_versioning.instream import BatchCorrupt, BatchMarker
@@ -25,8 +30,8 @@ class DatasetState:
     manifests: list[Manifest]
     pending: list[BatchMarker]  # committed batches not yet absorbed into a version, oldest first
     absorbed_leftovers: list[str] = field(default_factory=list)  # batch ids already in a manifest
-    orphan_batches: list[str] = field(default_factory=list)  # batch data without a marker
-    uncommitted_versions: dict[int, list[str]] = field(default_factory=dict)
+    orphan_batches: dict[str, float | None] = field(default_factory=dict)  # batch data without a marker: written
+    uncommitted_versions: dict[int, list[BlobInfo]] = field(default_factory=dict)
     max_batch_seq: int = 0
 
     @property
@@ -72,7 +77,7 @@ def scan(store: BlobStore) -> DatasetState:
                 f"{instream.data_name(batch_id)} is missing; restore it from a backup before running the job"
             )
         pending.append(instream.read_marker(store, batch_id))
-    orphans = [b for b in listing.orphans() if b not in absorbed]
+    orphans = {b: listing.data[b] for b in listing.orphans() if b not in absorbed}
     leftovers += [b for b in listing.orphans() if b in absorbed]
     max_seq = max([listing.max_seq(), *(instream.batch_seq(b) for b in absorbed)], default=0)
     return DatasetState(
@@ -85,19 +90,43 @@ def scan(store: BlobStore) -> DatasetState:
     )
 
 
-def clean_leftovers(store: BlobStore, state: DatasetState) -> None:
-    """Delete what interrupted runs left behind. Safe by construction, see the module docstring."""
+def _older(updated: float | None, cutoff: float | None) -> bool:
+    """Written before the cutoff? An unknown time counts as young: keeping a leftover is always safe."""
+    return cutoff is None or (updated is not None and updated < cutoff)
+
+
+def clean_leftovers(store: BlobStore, state: DatasetState, cutoff: float | None) -> tuple[int, int]:
+    """Delete what interrupted runs left behind, see the module docstring; (deleted, kept young) leftovers.
+
+    `cutoff` is when this run's lease was taken (the store's clock); None deletes every leftover.
+    """
+    deleted, kept = 0, 0
     for batch_id in state.absorbed_leftovers:
         instream.delete_batch(store, batch_id)
+        deleted += 1
         log.info("deleted instream batch already in a committed version", extra={"batch": batch_id})
-    for batch_id in state.orphan_batches:
+    for batch_id, updated in sorted(state.orphan_batches.items()):
+        if not _older(updated, cutoff):
+            kept += 1
+            log.warning("instream batch without marker is younger than this run's lease: left alone",
+                        extra={"batch": batch_id})  # fmt: skip
+            continue
         instream.delete_batch(store, batch_id)
+        deleted += 1
         log.warning("deleted instream batch of an interrupted run (no marker)", extra={"batch": batch_id})
-    for version, names in sorted(state.uncommitted_versions.items()):
-        for name in names:
-            store.delete(name)
-        log.warning(
-            "deleted uncommitted version folder of an interrupted run (no manifest)",
-            extra={"version": version, "objects": len(names)},
-        )
-    state.absorbed_leftovers, state.orphan_batches, state.uncommitted_versions = [], [], {}
+    for version, blobs in sorted(state.uncommitted_versions.items()):
+        old = [b for b in blobs if _older(b.updated, cutoff)]
+        for blob in old:
+            store.delete(blob.name)
+        if len(old) < len(blobs):
+            kept += 1
+            log.warning("uncommitted version files younger than this run's lease: left alone",
+                        extra={"version": version, "young": [b.name for b in blobs if b not in old]})  # fmt: skip
+        if old:
+            deleted += 1
+            log.warning(
+                "deleted uncommitted version files of an interrupted run (no manifest)",
+                extra={"version": version, "objects": len(old)},
+            )
+    state.absorbed_leftovers, state.orphan_batches, state.uncommitted_versions = [], {}, {}
+    return deleted, kept
