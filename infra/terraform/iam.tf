@@ -43,6 +43,9 @@ locals {
     # dbapp's consumer reads its topics and subscriptions at start-up (common.bus gets before it would create)
     { ksa = "dbapp", topic = "predictions", role = "roles/pubsub.viewer" },
     { ksa = "dbapp", topic = "corrections", role = "roles/pubsub.viewer" },
+    # the consumer publishes an event it can never store to its subscription's dead-letter topic, with the reason
+    { ksa = "dbapp", topic = "dbapp-predictions-dead-letter", role = "roles/pubsub.publisher" },
+    { ksa = "dbapp", topic = "dbapp-corrections-dead-letter", role = "roles/pubsub.publisher" },
     # attaching a subscription to a topic (mlapp creates one per process)
     { ksa = "mlapp", topic = "model-promotions", role = "roles/pubsub.subscriber" },
     # the pubsub-setup Job reads every topic and subscription it checks

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from prometheus_client import REGISTRY
 
 from common.contracts.store import ConflictAnswer, ErrorAnswer, RetrieveAnswer, StoreAnswer
+from common.dead_letters import Poison
 from common.events import Event
 from common.schema import FIELD_NAMES, INPUT_FIELDS, validate_record
 from common.settings import Settings
@@ -208,7 +208,7 @@ def test_the_largest_valid_document_is_far_below_the_limit() -> None:
     assert size < documents.MAX_DOCUMENT_BYTES / 3
 
 
-def test_the_consumer_rejects_and_acks_an_event_over_the_size_limit(
+def test_the_consumer_rejects_an_event_over_the_size_limit_as_poison(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings_for(tmp_path / "dbapp.sqlite3")
@@ -217,19 +217,20 @@ def test_the_consumer_rejects_and_acks_an_event_over_the_size_limit(
     record = {k: v for k, v in seed_house().items() if k != "price"}
     model = {"name": "house-price", "version": 1, "family": "ridge"}
     event = Event("prediction.made", {"record": record, "result": 1.0, "model": model})
-    invalid = REGISTRY.get_sample_value("dbapp_events_total", {"type": "prediction.made", "outcome": "invalid"}) or 0
     monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 100)
-    assert sink.handle(event) == "invalid"
-    after = REGISTRY.get_sample_value("dbapp_events_total", {"type": "prediction.made", "outcome": "invalid"})
-    assert after - invalid == 1
+    with pytest.raises(Poison) as rejected:
+        sink.handle(event)
+    assert (rejected.value.reason, rejected.value.event_type) == ("invalid-data", "prediction.made")
     monkeypatch.undo()
     assert sink.handle(event) == "stored"
     bad_model = Event("prediction.made", {"record": record, "result": 1.0, "model": {**model, "extra": "x"}})
-    assert sink.handle(bad_model) == "invalid"
+    with pytest.raises(Poison, match="invalid-data"):
+        sink.handle(bad_model)
     deep: Any = 1
     for _ in range(500):
         deep = [deep]
-    assert sink.handle(Event("prediction.made", {"record": record, "result": deep, "model": model})) == "invalid"
+    with pytest.raises(Poison, match="invalid-data"):
+        sink.handle(Event("prediction.made", {"record": record, "result": deep, "model": model}))
     assert store.count("collection_1") == 1
 
 

@@ -31,6 +31,8 @@ PUBLISHERS = {
     "corrections": "webapp",
     "dataset-versions": "data-job",
     "model-promotions": "trainer",
+    "dbapp-predictions-dead-letter": "dbapp",  # events the consumer can never store, with the reason
+    "dbapp-corrections-dead-letter": "dbapp",
 }
 
 

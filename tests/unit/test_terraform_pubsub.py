@@ -1,6 +1,8 @@
-"""The pubsub-setup Job and Terraform state the same Pub/Sub set-up: k8s_ml/base/pubsub/subscriptions.json equals
-infra/terraform/pubsub.tf value by value, and the Job's script (pubsub_setup.py, run here with fake clients and the
-real google-cloud-pubsub types) creates exactly that and reports any difference from it."""
+"""The pubsub-setup Job, Terraform and the code state the same Pub/Sub set-up: k8s_ml/base/pubsub/subscriptions.json
+equals infra/terraform/pubsub.tf value by value, and so do the names and delivery policies the code uses when it
+creates subscriptions itself (common.events, common.subscription_policy); the Job's script (pubsub_setup.py, run
+here with fake clients and the real google-cloud-pubsub types) creates exactly that, reports any difference from it,
+and retries while the API is not reachable, for a bounded time."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import pytest
 from google.api_core import exceptions as errors
 from google.cloud import pubsub_v1
 
-from common.events import ALL_TOPICS, SUBSCRIPTIONS
+from common.backoff import Backoff
+from common.events import ALL_TOPICS, DEAD_LETTER_SUFFIX, SUBSCRIPTIONS, dead_letter_name
+from common.subscription_policy import DELIVERY_POLICIES
 from tests import k8s_support as k8s
 from tests import terraform_support as tf
 
@@ -34,6 +38,29 @@ def test_the_job_spec_states_terraforms_values():
         "topic x is used by the code but not in the spec",
         "subscription y is used by the code but not in the spec",
     ]
+
+
+def test_the_code_creates_subscriptions_with_the_specs_names_and_policies():
+    assert SPEC["dead_letter_suffix"] == DEAD_LETTER_SUFFIX
+    assert set(DELIVERY_POLICIES) == set(SUBSCRIPTIONS) == set(SPEC["subscriptions"])
+    for name, policy in DELIVERY_POLICIES.items():
+        stated = SPEC["subscriptions"][name]
+        assert dead_letter_name(name) == name + SPEC["dead_letter_suffix"]
+        assert policy.ack_deadline_seconds == stated["ack_deadline_seconds"], name
+        assert policy.message_retention_seconds == setup.seconds(stated["message_retention_duration"]), name
+        assert policy.max_delivery_attempts == stated["max_delivery_attempts"], name
+        assert policy.minimum_backoff_seconds == setup.seconds(stated["minimum_backoff"]), name
+        assert policy.maximum_backoff_seconds == setup.seconds(stated["maximum_backoff"]), name
+    # and as create requests: what common.bus.ensure_subscription sends is what the Job would send
+    _, requests = setup.desired("p-1", SPEC)
+    by_name = {r["name"].rsplit("/", 1)[1]: r for r in requests}
+    for name, policy in DELIVERY_POLICIES.items():
+        dead_topic = f"projects/p-1/topics/{dead_letter_name(name)}"
+        code = {**policy.subscription_fields(), "dead_letter_policy": policy.dead_letter_policy(dead_topic)}
+        assert code == {k: v for k, v in by_name[name].items() if k not in ("name", "topic")}, name
+        assert policy.subscription_fields() == {
+            k: v for k, v in by_name[dead_letter_name(name)].items() if k not in ("name", "topic")
+        }
 
 
 class FakePublisher:
@@ -163,3 +190,56 @@ def test_the_job_runs_the_script_on_the_mounted_spec():
     for name in ("pubsub_setup.py", "subscriptions.json"):
         assert config_map["data"][name] == (SPEC_DIR / name).read_text(), name
     assert container["image"].rsplit("/", 1)[-1].startswith("data-job:")  # an image with common and pubsub
+
+
+class FakeTime:
+    def __init__(self):
+        self.now, self.sleeps = 0.0, []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+TRANSIENT = (errors.ServiceUnavailable, errors.DeadlineExceeded, errors.RetryError)
+
+
+def test_the_job_retries_while_the_api_is_not_reachable_then_does_its_work(caplog):
+    publisher, subscriber, time = FakePublisher(), FakeSubscriber(), FakeTime()
+    calls = []
+
+    def action() -> int:
+        calls.append(time.now)
+        if len(calls) <= 3:
+            raise errors.ServiceUnavailable("connect: connection refused")
+        return reconcile(publisher, subscriber)
+
+    status = setup.with_retries(
+        action, TRANSIENT, 240, Backoff(initial=1.0, maximum=30.0), sleep=time.sleep, clock=lambda: time.now
+    )
+    assert status == 0 and time.sleeps == [1, 2, 4] and set(publisher.created) == terraform_topics("p-1")
+    assert sum("not reachable yet" in m for m in caplog.messages) == 3
+
+
+def test_the_job_gives_up_after_a_bounded_time_with_a_clear_message(caplog):
+    time = FakeTime()
+
+    def unreachable() -> int:
+        time.now += 0.5  # each attempt takes a while
+        raise errors.RetryError("Timeout of 60.0s exceeded", cause=None)
+
+    status = setup.with_retries(
+        unreachable, TRANSIENT, 100, Backoff(initial=1.0, maximum=30.0), sleep=time.sleep, clock=lambda: time.now
+    )
+    assert status == 1
+    assert time.sleeps[:6] == [1, 2, 4, 8, 16, 30] and max(time.sleeps) == 30
+    assert 100 <= time.now <= 101
+    assert caplog.messages[-1].startswith("the Pub/Sub API was not reachable for 100 s; giving up (RetryError")
+
+
+def test_a_non_transient_error_is_not_retried():
+    def denied() -> int:
+        raise errors.PermissionDenied("no")
+
+    with pytest.raises(errors.PermissionDenied):
+        setup.with_retries(denied, TRANSIENT, 100, Backoff(), sleep=lambda s: pytest.fail("slept"), clock=lambda: 0.0)

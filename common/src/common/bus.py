@@ -1,5 +1,6 @@
 """Pub/Sub helpers: idempotent topic/subscription creation, a publisher, and a pull loop that acks a message
-only after its handler returned (so a crash before the write committed means redelivery, never loss).
+only after its handler returned (so a crash before the write committed means redelivery, never loss), moves
+poison messages to the subscription's dead-letter topic and backs off after transient faults (`common.pull_loop`).
 
 Works against Google's emulator when `PUBSUB_EMULATOR_HOST` is set (the client library reads it).
 """
@@ -9,11 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
-from common.events import Event, EventInvalid
+from common.dead_letters import DeadLetterPublisher
+from common.events import Event, dead_letter_name
+from common.pull_loop import Handler, PullListener, PullLoop
+from common.subscription_policy import DELIVERY_POLICIES, DeliveryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +48,63 @@ def ensure_subscription(
     ack_deadline_seconds: int = 60,
     *,
     expiration_ttl_seconds: int | None = None,
+    policy: DeliveryPolicy | None = None,
 ) -> str:
     """Create the subscription unless it exists; returns its path.
 
-    `expiration_ttl_seconds` (Pub/Sub's minimum is one day) lets Pub/Sub delete a subscription nobody pulled
-    from for that long: for per-process subscriptions whose owner may die without cleaning up (SIGKILL, OOM).
+    A subscription with a delivery policy (`policy`, by default the platform's for a durable subscription of
+    `common.events.SUBSCRIPTIONS`) is created as Terraform and the pubsub-setup Job create it: its dead-letter
+    topic and a subscription on that topic (which keeps what lands there) first, then the subscription with the
+    policy's ack deadline, retention, retry policy and dead-letter policy, never expiring. All of this only when
+    the subscription is missing: an existing one is Terraform's or the Job's (which check it), and in Google
+    Cloud a workload may only read it.
+
+    `expiration_ttl_seconds` (Pub/Sub's minimum is one day; not with a policy) lets Pub/Sub delete a subscription
+    nobody pulled from for that long: for per-process subscriptions whose owner may die without cleaning up
+    (SIGKILL, OOM).
     """
+    policy = policy or DELIVERY_POLICIES.get(subscription)
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(project, subscription)
-    request: dict = {
-        "name": path,
-        "topic": subscriber.topic_path(project, topic),
-        "ack_deadline_seconds": ack_deadline_seconds,
-    }
-    if expiration_ttl_seconds is not None:
-        request["expiration_policy"] = {"ttl": {"seconds": expiration_ttl_seconds}}
     try:
         subscriber.get_subscription(subscription=path)  # read first, as for topics
     except gexc.NotFound:
-        try:
-            subscriber.create_subscription(request=request)
-            log.info("created subscription", extra={"subscription": subscription, "topic": topic})
-        except gexc.AlreadyExists:
-            pass
+        request: dict[str, Any] = {"name": path, "topic": subscriber.topic_path(project, topic)}
+        if policy is None:
+            request["ack_deadline_seconds"] = ack_deadline_seconds
+            if expiration_ttl_seconds is not None:
+                request["expiration_policy"] = {"ttl": {"seconds": expiration_ttl_seconds}}
+        else:
+            request |= _create_dead_letter_subscription(subscriber, project, subscription, policy)
+        _create_subscription(subscriber, request)
     finally:
         subscriber.close()
     return path
+
+
+def _create_dead_letter_subscription(
+    subscriber: pubsub_v1.SubscriberClient, project: str, subscription: str, policy: DeliveryPolicy
+) -> dict[str, Any]:
+    """Create `subscription`'s dead-letter topic and the subscription on it (unless they exist); return the
+    create-request fields of `subscription` itself that the policy sets."""
+    dead = dead_letter_name(subscription)
+    ensure_topics(project, [dead])
+    dead_topic = subscriber.topic_path(project, dead)
+    fields = policy.subscription_fields()
+    dead_path = subscriber.subscription_path(project, dead)
+    try:
+        subscriber.get_subscription(subscription=dead_path)
+    except gexc.NotFound:
+        _create_subscription(subscriber, {"name": dead_path, "topic": dead_topic, **fields})
+    return {**fields, "dead_letter_policy": policy.dead_letter_policy(dead_topic)}
+
+
+def _create_subscription(subscriber: pubsub_v1.SubscriberClient, request: dict[str, Any]) -> None:
+    try:
+        subscriber.create_subscription(request=request)
+        log.info("created subscription", extra={"subscription": request["name"], "topic": request["topic"]})
+    except gexc.AlreadyExists:
+        pass
 
 
 def delete_subscription(project: str, subscription: str) -> None:
@@ -97,9 +133,6 @@ class Publisher:
         return message_id
 
 
-Handler = Callable[[Event], None]
-
-
 def pull_forever(
     project: str,
     subscription: str,
@@ -107,44 +140,32 @@ def pull_forever(
     stop: threading.Event,
     *,
     max_messages: int = 50,
-    on_invalid: Callable[[bytes, EventInvalid], None] | None = None,
+    dead_letter: bool = False,
+    ready: Callable[[], None] | None = None,
+    listener: PullListener | None = None,
 ) -> None:
-    """Synchronous pull until `stop` is set. Each message is acked only after `handler` returned.
+    """Synchronous pull until `stop` is set; `common.pull_loop` says what happens to each message.
 
-    A handler exception leaves the message unacked (nack: redelivered later). A message that is not a valid
-    envelope can never succeed, so it is reported to `on_invalid` (or logged) and acked: the emulator has no
-    dead-letter topic, and production's dead-letter policy is configured on the subscription.
+    `dead_letter`: poison messages go to the subscription's dead-letter topic (`<subscription>-dead-letter`, which
+    `ensure_subscription` creates with the subscription); without it they are logged and acked. `ready` (e.g.
+    the database's ping) must pass before the loop pulls again after a transient fault. `listener` is told of
+    dead-lettered and retried messages.
     """
     subscriber = pubsub_v1.SubscriberClient()
+    dead_letters = DeadLetterPublisher(project, subscription) if dead_letter else None
     path = subscriber.subscription_path(project, subscription)
+    loop = PullLoop(
+        subscriber,
+        subscription,
+        path,
+        handler,
+        stop,
+        dead_letters=dead_letters,
+        ready=ready,
+        listener=listener,
+        max_messages=max_messages,
+    )
     try:
-        while not stop.is_set():
-            try:
-                response = subscriber.pull(request={"subscription": path, "max_messages": max_messages}, timeout=5.0)
-            except (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.RetryError):
-                continue
-            ack_ids, nack_ids = [], []
-            for received in response.received_messages:
-                try:
-                    event = Event.from_json(received.message.data)
-                except EventInvalid as exc:
-                    if on_invalid:
-                        on_invalid(received.message.data, exc)
-                    else:
-                        log.error("invalid event dropped", extra={"reason": str(exc)})
-                    ack_ids.append(received.ack_id)
-                    continue
-                try:
-                    handler(event)
-                    ack_ids.append(received.ack_id)
-                except Exception:
-                    log.exception("handler failed; message will be redelivered", extra={"event_id": event.event_id})
-                    nack_ids.append(received.ack_id)
-            if ack_ids:
-                subscriber.acknowledge(request={"subscription": path, "ack_ids": ack_ids})
-            if nack_ids:
-                subscriber.modify_ack_deadline(
-                    request={"subscription": path, "ack_ids": nack_ids, "ack_deadline_seconds": 0}
-                )
+        loop.run()
     finally:
         subscriber.close()

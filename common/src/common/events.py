@@ -29,6 +29,15 @@ SUBSCRIPTIONS = {
     "dbapp-predictions": TOPIC_PREDICTIONS,
     "dbapp-corrections": TOPIC_CORRECTIONS,
 }
+# Each durable subscription `<name>` has a dead-letter topic `<name>-dead-letter` and a subscription of the same
+# name on it that keeps what lands there (infra/terraform/pubsub.tf, k8s_ml/base/pubsub/subscriptions.json).
+DEAD_LETTER_SUFFIX = "-dead-letter"
+
+
+def dead_letter_name(subscription: str) -> str:
+    """The dead-letter topic of `subscription`, and the subscription on that topic that retains its messages."""
+    return subscription + DEAD_LETTER_SUFFIX
+
 
 EVENT_TYPES = {
     "prediction.made": TOPIC_PREDICTIONS,

@@ -2,10 +2,13 @@
 events into the corrections collection, upserted by the envelope's `event_id`.
 
 `common.bus.pull_forever` acks a message only after `EventSink.handle` returned, i.e. after the write
-committed; a database failure raises, so the message is redelivered. An event that can never be stored (not
-an envelope, unexpected type, data that fails validation) is logged with its reason, counted in
-`db_errors_total`, and acked: retrying it forever would only block the subscription. Event data is validated
-by the same `normalise` as `/store`'s, so it has the same bounds (bounded fields, the document size limit).
+committed. An event that can never be stored (not an envelope, unexpected type, data that fails validation) is
+poison: it is published unchanged to the subscription's dead-letter topic (`<subscription>-dead-letter`, with
+attributes naming the reason) and acked only then, and counted in `dbapp_events_dead_lettered_total` and
+`db_errors_total`. A database failure is transient: the message is nacked (redelivered by Pub/Sub, counted in
+`dbapp_event_retries_total`) and the loop pulls again only after a growing pause (1 s doubling to 60 s) and once
+the database answers its ping, so an outage is never dead-lettered (see `common.pull_loop`). Event data is
+validated by the same `normalise` as `/store`'s, so it has the same bounds.
 
 Run as `dbapp-consumer`; SIGTERM or SIGINT stops it after the current pull (at most about 5 s).
 """
@@ -16,25 +19,33 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
 from prometheus_client import multiprocess
 
 from common import bus
-from common.events import SUBSCRIPTIONS, Event, EventInvalid
+from common.backoff import Backoff
+from common.contracts.dead_letters import DeadLetterReason
+from common.dead_letters import Poison
+from common.events import SUBSCRIPTIONS, Event
 from common.jsonlog import configure_logging
 from common.settings import ConfigError
 from dbapp.config import DbappConfig
 from dbapp.documents import DocumentInvalid, Kind, normalise
 from dbapp.heartbeat import Heartbeat
-from dbapp.metrics import DB_ERRORS, DOCUMENTS_INSERTED, EVENTS
+from dbapp.metrics import DB_ERRORS, DEAD_LETTERED, DOCUMENTS_INSERTED, EVENT_RETRIES, EVENTS
 from dbapp.storage import DocumentStore, open_store
 
 log = logging.getLogger("dbapp.consumer")
 
 EVENT_KINDS = {"prediction.made": Kind.PREDICTION, "correction.submitted": Kind.CORRECTION}
-RETRY_SECONDS = 2.0
+
+
+def restart_backoff() -> Backoff:
+    """Pauses between attempts to create the subscriptions or to restart a failed pull loop."""
+    return Backoff(initial=1.0, maximum=60.0)
 
 
 class EventSink:
@@ -48,18 +59,19 @@ class EventSink:
         self.handle(event)
 
     def handle(self, event: Event) -> str:
-        """Store one event; return the outcome: stored, duplicate, conflict or invalid.
+        """Store one event; return the outcome: stored, duplicate or conflict.
 
-        Raises `StorageUnavailable` when the database fails, so the message is redelivered.
+        Raises `Poison` for an event that can never be stored, and `StorageUnavailable` when the database fails
+        (a transient fault: the message is redelivered).
         """
         ids = {"event_id": event.event_id, "event_type": event.type}
         kind = EVENT_KINDS.get(event.type)
         if kind is None:
-            return self._reject(event.type, ids, f"event type {event.type!r} is not stored by dbapp")
+            raise self._reject(event, ids, "unknown-type", f"event type {event.type!r} is not stored by dbapp")
         try:
             data = normalise(kind, event.data)
         except DocumentInvalid as exc:
-            return self._reject(event.type, {**ids, "fields": exc.fields}, f"invalid data: {exc}")
+            raise self._reject(event, {**ids, "fields": exc.fields}, "invalid-data", f"invalid data: {exc}") from None
         result = self.store.put(self.config.collection_for(kind), event.event_id, data)
         if result.created:
             DOCUMENTS_INSERTED.inc()
@@ -74,31 +86,49 @@ class EventSink:
         EVENTS.labels(type=event.type, outcome=outcome).inc()
         return outcome
 
-    def on_invalid(self, payload: bytes, exc: EventInvalid) -> None:
-        """A message that is not a valid envelope (acked by `pull_forever` after this)."""
-        self._reject("unknown", {"payload": payload[:200].decode(errors="replace")}, f"not a valid event: {exc}")
-
     @staticmethod
-    def _reject(event_type: str, extra: dict, reason: str) -> str:
+    def _reject(event: Event, extra: dict, reason: DeadLetterReason, detail: str) -> Poison:
+        log.error(
+            "event rejected: it can never be stored, so it goes to the dead-letter topic",
+            extra={**extra, "reason": detail, "dead_letter_reason": reason},
+        )
+        return Poison(reason, detail, event.type)
+
+
+class SubscriptionMetrics:
+    """Counts what the pull loop of one subscription dead-letters and retries (its `PullListener`).
+
+    A poison message is counted once it is on the dead-letter topic, so a failed dead-letter publish (the message
+    comes back) does not count it twice."""
+
+    def __init__(self, subscription: str) -> None:
+        self.subscription = subscription
+
+    def dead_lettered(self, poison: Poison) -> None:
         DB_ERRORS.inc()
-        EVENTS.labels(type=event_type, outcome="invalid").inc()
-        log.error("event rejected and acked: it can never be stored", extra={**extra, "reason": reason})
-        return "invalid"
+        EVENTS.labels(type=poison.event_type, outcome="invalid").inc()
+        DEAD_LETTERED.labels(subscription=self.subscription, reason=poison.reason).inc()
+
+    def retrying(self, messages: int) -> None:
+        EVENT_RETRIES.labels(subscription=self.subscription).inc(messages)
 
 
 def retry_until_stopped(what: str, action: Callable[[], None], stop: threading.Event) -> bool:
     """Run `action` until it succeeds or `stop` is set (the bus may start after us); True if it succeeded."""
+    backoff = restart_backoff()
     while not stop.is_set():
         try:
             action()
             return True
         except Exception as exc:
-            log.warning(f"{what} failed; retrying in {RETRY_SECONDS:g} s", extra={"reason": str(exc)})
-            stop.wait(RETRY_SECONDS)
+            delay = backoff.next_delay()
+            log.warning(f"{what} failed; retrying in {delay:g} s", extra={"reason": str(exc)})
+            stop.wait(delay)
     return False
 
 
 def ensure_subscriptions(project: str) -> None:
+    """The topics, and each subscription with its dead-letter topic and subscription (`bus.ensure_subscription`)."""
     bus.ensure_topics(project, sorted(set(SUBSCRIPTIONS.values())))
     for subscription, topic in SUBSCRIPTIONS.items():
         bus.ensure_subscription(project, subscription, topic)
@@ -108,12 +138,20 @@ def start_consumers(project: str, sink: EventSink, stop: threading.Event) -> lis
     """One thread per dbapp subscription, each pulling until `stop` is set (restarted after a failure)."""
 
     def run(subscription: str) -> None:
+        backoff = restart_backoff()
+        metrics = SubscriptionMetrics(subscription)
         while not stop.is_set():
+            started = time.monotonic()
             try:
-                bus.pull_forever(project, subscription, sink, stop, on_invalid=sink.on_invalid)
+                bus.pull_forever(
+                    project, subscription, sink, stop, dead_letter=True, ready=sink.store.ping, listener=metrics
+                )
             except Exception:
-                log.exception("pull loop failed; restarting", extra={"subscription": subscription})
-                stop.wait(RETRY_SECONDS)
+                if time.monotonic() - started > backoff.maximum:
+                    backoff.reset()  # it ran a while: this is a new failure, not the same one again
+                delay = backoff.next_delay()
+                log.exception(f"pull loop failed; restarting in {delay:g} s", extra={"subscription": subscription})
+                stop.wait(delay)
 
     threads = [
         threading.Thread(target=run, args=(name,), name=f"consumer-{name}", daemon=True) for name in SUBSCRIPTIONS

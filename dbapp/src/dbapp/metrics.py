@@ -31,3 +31,14 @@ EVENTS = Counter(
     "Pub/Sub events handled by the consumer, by event type and outcome (stored, duplicate, conflict, invalid)",
     ["type", "outcome"],
 )
+DEAD_LETTERED = Counter(
+    "dbapp_events_dead_lettered_total",
+    "Messages the consumer moved to the subscription's dead-letter topic because they can never be stored, by "
+    "subscription and reason (invalid-envelope, unknown-type, invalid-data)",
+    ["subscription", "reason"],
+)
+EVENT_RETRIES = Counter(
+    "dbapp_event_retries_total",
+    "Messages the consumer handed back for redelivery after a transient fault (the database failed), by subscription",
+    ["subscription"],
+)

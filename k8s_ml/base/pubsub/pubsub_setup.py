@@ -10,6 +10,11 @@ Terraform owns them in Google Cloud. On every ml deploy this Job:
     without Terraform; in Terraform's projects its account may only read, and a missing one is reported).
 Any difference, or anything missing that could not be created, is logged and the Job fails (exit 1).
 
+The Pub/Sub API may not answer at first (the node's network or Workload Identity is not ready yet, the emulator
+is still starting): such transient faults are retried, 1 s doubling to 30 s, for at most
+`PUBSUB_SETUP_TIMEOUT_SECONDS` (default 240, well inside the Job's activeDeadlineSeconds); after that the Job
+exits 1 saying the API was not reachable.
+
 Dead-lettering also needs Pub/Sub's service agent to publish to each dead-letter topic and subscribe to each
 subscription: Terraform grants that; in a project without Terraform, grant it by hand (infra/terraform/README.md).
 """
@@ -20,10 +25,13 @@ import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 SPEC_PATH = "/etc/pubsub-setup/subscriptions.json"
+DEFAULT_TIMEOUT_SECONDS = 240.0
 log = logging.getLogger("pubsub-setup")
 
 
@@ -143,10 +151,37 @@ def _create(action: Any, path: str, errors: Any) -> int:
     return 0
 
 
+def with_retries(
+    action: Callable[[], int],
+    transient: tuple[type[BaseException], ...],
+    give_up_after: float,
+    backoff: Any,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """`action()`'s exit status, retrying it (it is idempotent) while it raises one of `transient`, waiting
+    `backoff.next_delay()` between attempts (`common.backoff.Backoff`); 1 once `give_up_after` seconds passed."""
+    deadline = clock() + give_up_after
+    while True:
+        try:
+            return action()
+        except transient as exc:
+            left = deadline - clock()
+            reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+            if left <= 0:
+                log.error(f"the Pub/Sub API was not reachable for {give_up_after:g} s; giving up ({reason})")
+                return 1
+            delay = min(backoff.next_delay(), left)
+            log.warning(f"the Pub/Sub API is not reachable yet ({reason}); retrying in {delay:g} s")
+            sleep(delay)
+
+
 def main() -> int:
     from google.api_core import exceptions as errors
     from google.cloud import pubsub_v1
 
+    from common.backoff import Backoff
     from common.events import ALL_TOPICS, SUBSCRIPTIONS
     from common.jsonlog import configure_logging
 
@@ -157,8 +192,14 @@ def main() -> int:
     for problem in problems:
         log.error(f"spec {problem}")
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    transient = (errors.ServiceUnavailable, errors.DeadlineExceeded, errors.RetryError, errors.InternalServerError)
     try:
-        status = reconcile(os.environ["GCP_PROJECT"], spec, publisher, subscriber, pubsub_v1.types, errors)
+        status = with_retries(
+            lambda: reconcile(os.environ["GCP_PROJECT"], spec, publisher, subscriber, pubsub_v1.types, errors),
+            transient,
+            float(os.environ.get("PUBSUB_SETUP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)),
+            Backoff(initial=1.0, maximum=30.0),
+        )
     finally:
         subscriber.close()
     return 1 if problems else status
