@@ -85,7 +85,9 @@ def test_a_database_outage_is_retried_with_growing_pauses_and_the_event_stored_a
     dead = FakeDeadLetters()
     clock = run(subscription, sink, dead)
     assert clock.waits == [1, 2, 4, 8]  # after the failed write, then after each of the three failed pings
-    assert subscription.pulls == 2 and subscription.attempts["m-1"] == 2  # no pull while the database is down
+    assert (
+        subscription.pulls == 3 and subscription.attempts["m-1"] == 2
+    )  # no pull while the database is down (3: the drain)
     assert store.get(CORRECTIONS, event.event_id) is not None and subscription.acked == ["m-1"]
     assert dead.published == []  # a storage fault is never dead-lettered
     assert sample("dbapp_event_retries_total", subscription=SUBSCRIPTION) - retries == 1

@@ -4,6 +4,7 @@ pulling while its `ready` check fails. Driven by in-memory fakes and a fake cloc
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 
 import pytest
@@ -124,7 +125,7 @@ def test_a_transient_fault_sends_the_rest_of_the_batch_back_and_backs_off_until_
     assert sorted(subscription.acked) == ["m-1", "m-2", "m-3"] and len(handled) == 3
     assert listener.retried == 2
     # 1 s after the fault, then the ping fails three times: 2, 4, 8 s; pulled again only once it answered.
-    assert clock.waits == [1, 2, 4, 8] and subscription.pulls == 2
+    assert clock.waits == [1, 2, 4, 8] and subscription.pulls == 3  # the last one: the drain after stop finds nothing
     assert subscription.attempts["m-2"] == 2  # one delivery spent on the outage, not one per check
 
 
@@ -173,3 +174,27 @@ def test_a_dead_letter_keeps_data_and_attributes_and_names_reason_source_and_id(
     assert len(added.dead_letter_detail.encode()) <= 1024 and added.dead_letter_detail == truncate_utf8(
         "é" * 2000, 1024
     )
+
+
+def stopped_loop(subscription: FakeSubscription, handler) -> PullLoop:
+    stop = threading.Event()
+    stop.set()  # as after SIGTERM: the producers stopped, what is left must still be stored
+    return PullLoop(subscription, "sub", "projects/p/subscriptions/sub", handler, stop, max_messages=50)
+
+
+def test_after_stop_the_loop_drains_what_the_subscription_still_holds():
+    subscription = FakeSubscription(*(message() for _ in range(120)))
+    seen: list[Event] = []
+    stopped_loop(subscription, seen.append).run()
+    assert len(seen) == 120 and len(subscription.acked) == 120 and not subscription.queue
+    assert subscription.pulls == 4  # 50 + 50 + 20, then an empty pull ends the drain
+
+
+def test_draining_ends_at_the_first_transient_fault():
+    subscription = FakeSubscription(*(message() for _ in range(3)))
+
+    def database_down(event: Event) -> None:
+        raise ConnectionError("database down")
+
+    stopped_loop(subscription, database_down).run()
+    assert subscription.pulls == 1 and subscription.acked == [] and len(subscription.nacked) == 3

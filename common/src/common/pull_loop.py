@@ -10,6 +10,11 @@ Each message ends one of three ways:
   - transient fault: anything else the handler raised (the database is down), or a failed dead-letter publish; it
     and the rest of its batch are nacked, so Pub/Sub redelivers them, spaced by the subscription's retry policy.
 
+When `stop` is set the loop drains before it returns: it keeps settling what the subscription still holds until a
+pull comes back empty (or `DRAIN_SECONDS` pass). Producers stop first (`make up` stops webapp before dbapp's
+consumer; on Kubernetes the consumer drains within the pod's grace period), so an event accepted just before a
+shutdown is stored, not left in an in-memory emulator that is about to stop.
+
 After a transient fault the loop waits (1 s, doubling up to 60 s, back to 1 s after the next handled message)
 and, when given a `ready` check, does not pull again until the check passes: each delivery spends one of the
 message's `max_delivery_attempts` (Pub/Sub dead-letters it after the last), so a long database outage must not
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -35,6 +41,8 @@ log = logging.getLogger("common.bus")
 
 Handler = Callable[[Event], None]
 PULL_TIMEOUT_SECONDS = 5.0  # a pull waits this long for messages: the loop notices `stop` within about this time
+DRAIN_PULL_SECONDS = 2.0  # while draining, a pull that finds nothing within this long means the subscription is empty
+DRAIN_SECONDS = 20.0  # at most this long draining (dbapp's pod has 30 s between SIGTERM and SIGKILL)
 
 
 class PullListener(Protocol):
@@ -69,18 +77,31 @@ class PullLoop:
         self._log = {"subscription": subscription}
 
     def run(self) -> None:
-        """Pull until `stop` is set."""
+        """Pull until `stop` is set, then drain."""
         while not self._stop.is_set():
-            try:
-                response = self._subscriber.pull(
-                    request={"subscription": self._path, "max_messages": self._max_messages},
-                    timeout=PULL_TIMEOUT_SECONDS,
-                )
-            except (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.RetryError):
-                continue  # nothing within the timeout, or the bus is unreachable (the client retried meanwhile)
-            received = list(response.received_messages)
+            received = self._pull(PULL_TIMEOUT_SECONDS)
             if received and not self._process(received):
                 self._recover()
+        self._drain()
+
+    def _pull(self, timeout: float) -> list[ReceivedMessage]:
+        try:
+            response = self._subscriber.pull(
+                request={"subscription": self._path, "max_messages": self._max_messages}, timeout=timeout
+            )
+        except (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.RetryError):
+            return []  # nothing within the timeout, or the bus is unreachable (the client retried meanwhile)
+        return list(response.received_messages)
+
+    def _drain(self) -> None:
+        """Settle what the subscription still holds, until a pull finds nothing, a fault, or DRAIN_SECONDS."""
+        deadline, settled = time.monotonic() + DRAIN_SECONDS, 0
+        while time.monotonic() < deadline:
+            received = self._pull(DRAIN_PULL_SECONDS)
+            if not received or not self._process(received):
+                break
+            settled += len(received)
+        log.info("stopped pulling; drained what was waiting", extra={**self._log, "drained": settled})
 
     def _process(self, received: Sequence[ReceivedMessage]) -> bool:
         """Settle a batch in order; False after a transient fault. The rest of the batch then goes back unhandled:

@@ -16,7 +16,7 @@ from pathlib import Path
 from local_platform import components
 from local_platform.engine import Engine, image
 from local_platform.processes import Child
-from local_platform.stack import Ports, Stack
+from local_platform.stack import CONSUMER_STOP_GRACE, Ports, Stack
 
 # CONTAINER_PLATFORM_NAME names the network and prefixes the containers, so a second platform (the e2e tests)
 # can run beside the one `make up-containers` started without touching it.
@@ -125,8 +125,8 @@ class ContainerStack:
         return listed.stdout.split()
 
     def stop(self) -> None:
-        for child in reversed(self.children):
-            child.stop(grace=15)
+        for child in reversed(self.children):  # webapp first, dbapp's consumer (draining) before the emulator
+            child.stop(grace=CONSUMER_STOP_GRACE if child.name == "consumer" else 15)
         self.children.clear()
         self.remove_leftovers()
 

@@ -15,6 +15,7 @@ from local_platform.processes import Child, port_open
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DATASET = REPO_ROOT / "sample_dataset" / "data.csv"
 SAMPLE_OBJECT = "sample_dataset/data.csv"
+CONSUMER_STOP_GRACE = 30.0  # dbapp's consumer drains its subscriptions for up to 20 s after SIGTERM
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class Stack:
         self._run(child, components.service_ready(self.ports.webapp), timeout=60)
 
     def stop(self) -> None:
+        """Stop in reverse start order: webapp (no new events accepted) before dbapp's consumer, which drains its
+        subscriptions (up to `common.pull_loop.DRAIN_SECONDS`) before the in-memory emulator stops."""
         for child in reversed(self.children):
-            child.stop()
+            child.stop(grace=CONSUMER_STOP_GRACE if child.name == "consumer" else 10.0)
         self.children.clear()
