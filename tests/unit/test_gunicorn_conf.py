@@ -1,6 +1,9 @@
 """Shared gunicorn settings: values from the environment, and the metrics folder created before workers start."""
 
 import importlib
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,3 +27,15 @@ def test_on_starting_creates_the_multiprocess_folder(monkeypatch: pytest.MonkeyP
     conf = importlib.import_module("common.gunicorn_conf")
     conf.on_starting(server=None)
     assert folder.is_dir()
+
+
+def test_a_worker_is_set_to_die_with_its_master() -> None:
+    probe = (
+        "import ctypes, common.gunicorn_conf as conf\n"
+        "conf.post_fork(None, None)\n"
+        "signal = ctypes.c_int()\n"
+        "ctypes.CDLL(None).prctl(2, ctypes.byref(signal))  # PR_GET_PDEATHSIG\n"
+        "print(signal.value)\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == str(int(signal.SIGKILL))
