@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from common.blobstore import open_store
 from common.dataset_versions import committed_versions
 from data_versioning.lease import LEASE_NAME
@@ -15,7 +17,7 @@ def test_gs_buckets_crash_between_version_data_and_manifest_then_rerun(gcs_bucke
 
     crashed = run_job(landing_url, datasets_url, BATCH_SIZE="1000", DATA_JOB_FAILPOINT="after_version_data")
 
-    assert crashed.returncode == 137
+    assert crashed.returncode == -signal.SIGKILL
     assert datasets.exists(LEASE_NAME)  # the killed run's lease: its process is dead, the rerun takes it over
     assert committed_versions(datasets) == []
     assert {b.name for b in datasets.list("versioned/")} == {"versioned/v1/train.parquet", "versioned/v1/valid.parquet"}

@@ -1,5 +1,5 @@
-"""`/upload` against a real `file://` landing bucket: the per-row report, only valid rows stored, nothing stored
-for an unreadable file or a file without a valid row, and the size limit."""
+"""`/upload` against a real `file://` landing bucket: the per-row report (listing at most MAX_REJECTED_KEPT rows),
+only valid rows stored, nothing stored for an unreadable file or a file without a valid row, and the size limit."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from common.blobstore import open_store
 from common.csv_validation import validate_csv
 from common.schema import TRAINING_COLUMNS
 from tests.unit import webapp_support as ws
-from webapp.upload import object_name
+from webapp.upload import MAX_REJECTED_KEPT, object_name
 
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dataset" / "data.csv"
 HEADER = ",".join(("date", *TRAINING_COLUMNS))
 GOOD = [
     "2014-05-02,3,1.5,1340,7912,1.5,0,0,3,1340,0,1955,2005,18810 Densmore Ave N,Shoreline,WA 98133,USA,313000",
@@ -65,6 +66,31 @@ def test_a_mixed_file_gets_a_report_and_only_its_good_rows_are_stored(client: Fl
     assert report.rejected == []
     assert list(report.accepted["street"]) == ["18810 Densmore Ave N", "709 W Blaine St", "26206-26214 143rd Ave SE"]
     assert list(report.accepted["price"]) == [313000.0, 2384000.0, 342000.0]
+
+
+def test_a_file_werkzeug_spools_to_disk_is_streamed_to_the_rows_of_one_validation(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    header, *rows = SAMPLE.read_bytes().splitlines(keepends=True)
+    data = header + b"".join(rows) * 2  # ~800 KB: past Werkzeug's 500 KB in-memory spool
+    whole = validate_csv(data, "sales.csv")
+    response = upload(client, data, "sales.csv")
+    assert response.status_code == 200
+    text = ws.text_of(response.get_data(as_text=True))
+    assert f"Rows accepted {len(whole.accepted)}" in text and f"Rows rejected {len(whole.rejected)}" in text
+    (stored,) = landing(tmp_path).list()
+    assert landing(tmp_path).read(stored.name) == whole.accepted.to_csv(index=False).encode()
+
+
+def test_the_report_lists_the_first_rejected_rows_and_counts_all(client: FlaskClient) -> None:
+    bad_rows = 1_200
+    response = upload(client, "\n".join([HEADER, GOOD[0], *([BAD[0]] * bad_rows)]).encode())
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    text = ws.text_of(page)
+    assert f"Rows rejected {bad_rows}" in text
+    assert f"… and {bad_rows - MAX_REJECTED_KEPT} more rejected rows" in text
+    assert page.count("price: must be greater than 0") == MAX_REJECTED_KEPT
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,13 @@ from typing import Any
 import pandas as pd
 
 from common.blobstore import BlobInfo, BlobNotFound, BlobStore
+from common.csv_stream import validate_pieces
 from common.csv_validation import FileInvalid
 from data_versioning import quarantine
-from data_versioning.chunking import CHUNK_BYTES, validate_pieces
 
 log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 24 * 1024 * 1024  # validated at a time: ~200,000 rows of the seed's format
 
 ObjectId = tuple[str, int]
 

@@ -15,17 +15,11 @@ from webapp.upload import validate_and_store
 log = logging.getLogger(__name__)
 bp = Blueprint("uploads", __name__)
 
-MAX_REJECTED_SHOWN = 500
 COLUMNS = ("date", *TRAINING_COLUMNS)
 
 
 def upload_page(status: int = 200, *, report=None, error: str | None = None):
-    return (
-        render_template(
-            "upload.html", report=report, error=error, columns=COLUMNS, max_rejected_shown=MAX_REJECTED_SHOWN
-        ),
-        status,
-    )
+    return render_template("upload.html", report=report, error=error, columns=COLUMNS), status
 
 
 @bp.get("/upload")
@@ -41,7 +35,8 @@ def upload():
     ctx = context.current()
     try:
         with ctx.upload_slots.slot():
-            report = validate_and_store(sent.read(), sent.filename, ctx.landing)
+            # `sent.stream` is the upload as Werkzeug spooled it (a temporary file past 500 KB): read, never whole.
+            report = validate_and_store(sent.stream, sent.filename, ctx.landing)
     except Busy:
         page, _ = upload_page(503, error=messages.UPLOADS_BUSY)
         return page, 503, {"Retry-After": "5"}

@@ -1,5 +1,5 @@
-"""Validating a big landing file piece by piece, read as a stream, gives exactly what one `validate_csv` call
-on the whole file gives."""
+"""Validating a big landing file piece by piece, read as a stream (`common.csv_stream`, which webapp's uploads
+use too), gives exactly what one `validate_csv` call on the whole file gives."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from common.csv_stream import RecordTooLong, stream_records, validate_pieces
 from common.csv_validation import FileInvalid, validate_csv
-from data_versioning.chunking import stream_records, validate_pieces
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_dataset" / "data.csv"
 
@@ -31,8 +31,8 @@ class Trickle(io.RawIOBase):
         return out
 
 
-def split_records(data: bytes, chunk_bytes: int) -> list[tuple[bytes, int, int]]:
-    return list(stream_records(io.BytesIO(data), chunk_bytes))
+def split_records(data: bytes, chunk_bytes: int, max_record_bytes: int | None = None) -> list[tuple[bytes, int, int]]:
+    return list(stream_records(io.BytesIO(data), chunk_bytes, max_record_bytes))
 
 
 def validate_large_csv(data: bytes, source: str, chunk_bytes: int) -> tuple[pd.DataFrame, list]:
@@ -97,3 +97,18 @@ def test_small_files_are_one_piece() -> None:
     assert split_records(b"a,b\n1,2\n", 1000) == [(b"a,b\n1,2\n", 0, 0)]
     assert split_records(b"", 1000) == [(b"", 0, 0)]
     assert split_records(b"no newline at all " * 100, 100) == [(b"no newline at all " * 100, 0, 0)]
+
+
+def test_with_a_record_limit_a_longer_record_stops_the_stream_at_its_start() -> None:
+    header = b"a,b\n"
+    body = b"1,2\n" * 300
+    with pytest.raises(RecordTooLong) as late:
+        split_records(header + body + b'1,"' + b"x\n" * 2000 + b'"\n3,4\n', 1000, max_record_bytes=1000)
+    assert late.value.start == len(header + body)
+    long_record = b'1,"' + b"x\n" * 600 + b'"\n'  # longer than a piece, within the limit: kept whole
+    assert split_records(header + long_record, 1000, max_record_bytes=2000)[-1][0].endswith(long_record)
+    with pytest.raises(RecordTooLong) as first:
+        split_records(b"a,b\r1,2\r" * 300, 1000, max_record_bytes=1000)  # no line feed: the header never ends
+    assert first.value.start == 0
+    with pytest.raises(FileInvalid, match="f: the record at byte 0 is longer than 1000 bytes"):
+        list(validate_pieces(io.BytesIO(b"a,b\r1,2\r" * 300), "f", 1000, max_record_bytes=1000))
