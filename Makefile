@@ -9,7 +9,7 @@ CHECKOV_VERSION := checkov==3.3.30
 # the checkov that `make services` installs as a uv tool (tests/integration/test_checkov.py runs it)
 export CHECKOV ?= $(shell $(UV) tool dir --bin 2>/dev/null)/checkov
 
-.PHONY: help install up up-containers images container-tools pipeline bench test test-unit test-integration lint format services clean-data
+.PHONY: help install up up-containers images container-tools pipeline bench chaos test test-unit test-integration lint format services clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ pipeline: install ## run the data job and every trainer once against the running
 bench: install ## measure serving, batch, data job and training; prints a table, writes bench/results/*.json (~10 min)
 	@scripts/install_system_packages.sh
 	$(UV) run --frozen --no-sync bench
+
+chaos: install ## SIGKILL each component in turn under load; prints who lost or duplicated what (~5 min)
+	$(UV) run --frozen --no-sync chaos
 
 services: ## install the Debian packages the tests and the bench use (chromium, prometheus, wrk) and checkov; start PostgreSQL if stopped
 	@scripts/install_system_packages.sh

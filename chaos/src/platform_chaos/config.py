@@ -1,0 +1,46 @@
+"""The chaos run's settings, read once from the environment; a bad value stops it naming the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.settings import ConfigError, env_float, env_int
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+# The order matters: the data job's kill leaves a new dataset version to train on, which the trainer's kill needs.
+TARGETS = ("dbapp", "consumer", "webapp", "mlapp", "mlflow", "data-job", "trainer")
+SKIPPED = {
+    "pubsub": "not killed: the local emulator keeps messages in memory, so killing it loses what it holds by design; "
+    "Pub/Sub in production stores every acknowledged message durably",
+}
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    targets: tuple[str, ...]
+    clients: int  # load threads, each alternating a prediction and a correction
+    rate: float  # requests a second each client starts at most: steady load, not a flood the consumer cannot follow
+    settle_seconds: float  # load before and after each kill
+    recovery_timeout: float  # longest wait for a killed component to serve again
+    give_up_seconds: float  # a client retries one request (same Idempotency-Key) this long at most
+    work_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ChaosConfig:
+        env = os.environ if env is None else env
+        targets = tuple(env.get("CHAOS_TARGETS", " ".join(TARGETS)).replace(",", " ").split())
+        unknown = sorted(set(targets) - set(TARGETS))
+        if unknown or not targets:
+            raise ConfigError(f"CHAOS_TARGETS: unknown or empty {unknown}; choose from {', '.join(TARGETS)}")
+        return cls(
+            targets=tuple(t for t in TARGETS if t in targets),
+            clients=env_int(env, "CHAOS_CLIENTS", 4, minimum=1, maximum=64),
+            rate=env_float(env, "CHAOS_RATE", 10.0, minimum=0, exclusive=True),
+            settle_seconds=env_float(env, "CHAOS_SETTLE_SECONDS", 8.0, minimum=0),
+            recovery_timeout=env_float(env, "CHAOS_RECOVERY_TIMEOUT", 30.0, minimum=1),
+            give_up_seconds=env_float(env, "CHAOS_GIVE_UP_SECONDS", 120.0, minimum=1),
+            work_dir=Path(env.get("CHAOS_WORK_DIR", str(REPO_ROOT / "chaos" / ".work"))).resolve(),
+        )
