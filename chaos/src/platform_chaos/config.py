@@ -11,7 +11,8 @@ from common.settings import ConfigError, env_float, env_int
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The order matters: the data job's kill leaves a new dataset version to train on, which the trainer's kill needs.
-TARGETS = ("dbapp", "consumer", "webapp", "mlapp", "mlflow", "data-job", "trainer")
+# "dbapp+consumer": both of dbapp's processes at once, as when its pod dies.
+TARGETS = ("dbapp", "consumer", "dbapp+consumer", "webapp", "mlapp", "mlflow", "data-job", "trainer")
 SKIPPED = {
     "pubsub": "not killed: the local emulator keeps messages in memory, so killing it loses what it holds by design; "
     "Pub/Sub in production stores every acknowledged message durably",

@@ -59,16 +59,17 @@ def _probe_stored(platform: RunningPlatform, timeout: float) -> float:
     return time.monotonic() - started
 
 
-def kill_process(platform: RunningPlatform, name: str, timeout: float) -> float:
-    """SIGKILL a supervised component; seconds until it serves again (the write path too, for dbapp's parts)."""
-    child = platform.child(name)
+def kill_processes(platform: RunningPlatform, names: list[str], timeout: float) -> float:
+    """SIGKILL supervised components at once; seconds until they serve again (the write path too, for dbapp's)."""
+    children = [platform.child(name) for name in names]
     killed_at = time.monotonic()
-    old_pid = _sigkill(child)
-    wait_until(_restarted(child, old_pid), timeout, f"{name} being restarted")
-    if name in READY_PATHS:
-        url = f"http://127.0.0.1:{getattr(platform.stack.ports, name)}{READY_PATHS[name]}"
-        wait_until(http_ok(url), timeout, f"{name} answering {READY_PATHS[name]}")
-    if name in ("dbapp", "consumer"):
+    old_pids = [_sigkill(child) for child in children]
+    for name, child, old_pid in zip(names, children, old_pids, strict=True):
+        wait_until(_restarted(child, old_pid), timeout, f"{name} being restarted")
+        if name in READY_PATHS:
+            url = f"http://127.0.0.1:{getattr(platform.stack.ports, name)}{READY_PATHS[name]}"
+            wait_until(http_ok(url), timeout, f"{name} answering {READY_PATHS[name]}")
+    if {"dbapp", "consumer"} & set(names):
         _probe_stored(platform, timeout)
     return time.monotonic() - killed_at
 
@@ -134,4 +135,4 @@ def kill(platform: RunningPlatform, target: str, timeout: float) -> float:
         return kill_data_job(platform, timeout)
     if target == "trainer":
         return kill_trainer(platform, timeout)
-    return kill_process(platform, target, timeout)
+    return kill_processes(platform, target.split("+"), timeout)
