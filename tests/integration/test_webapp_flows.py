@@ -282,11 +282,8 @@ def test_readyz_reports_the_services_it_uses(client: FlaskClient, stack: wfx.Dba
     assert body["mlapp"]["reachable"] is True
 
 
-def test_a_retried_correction_with_its_idempotency_key_is_stored_once(
-    client: FlaskClient, stack: wfx.DbappStack
-) -> None:
-    rec = wfx.record(street="8 Retry Road")
-    key = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+def test_a_retried_correction_with_its_idempotency_key_is_stored_once(client: FlaskClient, stack) -> None:
+    rec, key = wfx.record(street="8 Retry Road"), {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
     answers = [client.post("/api/corrections", json={"record": rec, "corrected_price": 612_000}, headers=key)]
     answers.append(client.post("/api/corrections", json={"record": rec, "corrected_price": 612_000}, headers=key))
     assert [a.status_code for a in answers] == [202, 202]

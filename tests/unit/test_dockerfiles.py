@@ -32,7 +32,7 @@ DEPLOYABLES = {
     "mlflow": "mlflow-server",
 }
 # workspace members that are not deployed on their own: the shared library, the laptop launcher, the benchmark
-NOT_DEPLOYED = {"common", "local_platform", "bench"}
+NOT_DEPLOYED = {"common", "local_platform", "bench", "chaos"}
 GUNICORN_SERVICES = {"webapp": 8080, "mlapp": 8081, "dbapp": 8082}
 
 # hadolint rules switched off for every Dockerfile. Empty: the Dockerfiles install nothing with apt-get or pip.
