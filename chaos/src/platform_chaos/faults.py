@@ -33,9 +33,10 @@ READY_PATHS = {"dbapp": "/readyz", "webapp": "/readyz", "mlapp": "/readyz", "mlf
 
 
 def _sigkill(child: Child) -> int:
+    """SIGKILL every process of the component (its process group), as when its container or pod dies."""
     assert child.process is not None
     pid = child.process.pid
-    os.kill(pid, signal.SIGKILL)
+    os.killpg(pid, signal.SIGKILL)
     log.warning(f"SIGKILL {child.name} (pid {pid})", extra={"component": child.name, "pid": pid})
     return pid
 

@@ -130,6 +130,14 @@ class Child:
             self._pump.join(timeout=5)
         return code
 
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the child's process group (its own session), as a container runtime kills
+        every process of a container whose main process died: `mlflow server`'s uvicorn, say, would otherwise
+        outlive it and keep the port its restart needs."""
+        if self.own_session and self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM to the child's process group, SIGKILL after `grace` seconds."""
         if not self.process or self.process.poll() is not None:

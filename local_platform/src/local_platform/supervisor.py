@@ -1,6 +1,7 @@
 """`make up` supervises its components as Kubernetes does its containers: one that exits is restarted after a
 back-off (1 s doubling to 30 s, as CrashLoopBackOff; reset once it has run for a minute), logged with its count,
-while every other component keeps running."""
+while every other component keeps running. What is left of an exited component's process group is killed first,
+as a container runtime does, so no orphan keeps serving or holding the port."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Supervisor:
                     watch.failures = 0
                 continue
             if watch.restart_at is None:
+                child.kill_group()  # the main process died: none of its processes may keep serving
                 watch.failures += 1
                 delay = backoff(watch.failures)
                 watch.restart_at = now + delay
