@@ -56,7 +56,17 @@ if have "$UV_IMAGE"; then
   echo "stand-in $UV_IMAGE: already built"
 else
   echo "stand-in $UV_IMAGE: the uv binary from PyPI's uv $UV_VERSION wheel"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work/wheel" "uv==$UV_VERSION" 2>&1 | { grep -v "is ignored" || true; }
+  # Any python3 on PATH with pip (inside `uv run` the first one is the project's venv, which has none).
+  pip_python=""
+  for candidate in $(type -ap python3 python3.11) /usr/bin/python3; do
+    if "$candidate" -m pip --version >/dev/null 2>&1; then pip_python="$candidate"; break; fi
+  done
+  if [ -z "$pip_python" ]; then
+    echo "no python3 with pip on PATH: cannot download the uv $UV_VERSION wheel for the stand-in uv image" >&2
+    exit 1
+  fi
+  "$pip_python" -m pip download --quiet --no-deps --only-binary=:all: --dest "$work/wheel" "uv==$UV_VERSION" 2>&1 \
+    | { grep -v "is ignored" || true; }
   python3 -m zipfile -e "$work"/wheel/uv-*.whl "$work/unpacked"
   mkdir -p "$work/uv"
   install -m 0755 "$work/unpacked/uv-$UV_VERSION.data/scripts/uv" "$work/uv/uv"

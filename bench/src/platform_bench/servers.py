@@ -123,6 +123,7 @@ def mlflow_serve(ctx: BenchContext, champion: dict[str, Any], port: int) -> Serv
 
 
 def webapp(ctx: BenchContext, port: int, mlapp_url: str) -> Server:
-    env = {**gunicorn_env(ctx, "webapp", port), "MLAPP_URL": mlapp_url}
+    # The bench measures the form's round trip from one client, not the abuse limit that would refuse it (429).
+    env = {**gunicorn_env(ctx, "webapp", port), "MLAPP_URL": mlapp_url, "FORM_RATE_LIMIT_PER_MINUTE": "0"}
     child = components.gunicorn_service("webapp", "webapp.app:create_app()", port, env, ctx.logs_dir / "webapp.log")
     return Server("webapp", f"http://127.0.0.1:{port}", child, components.service_ready(port))
