@@ -18,7 +18,6 @@ from platform_bench import synthetic
 from platform_bench.context import BenchContext
 from platform_bench.jobs import JobRun, run_job
 from platform_bench.report import Row
-from webapp.upload import object_name
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def _new_rows(ctx: BenchContext, n: int) -> tuple[Versioned, Row]:
     data = synthetic.csv_bytes(n, SEED)
     generated = time.monotonic() - started
     log.info("synthetic upload generated", extra={"rows": n, "bytes": len(data), "seconds": round(generated, 1)})
-    versioned = version_csv(ctx, f"{n}-rows", object_name(f"synthetic-{n}.csv"), data)
+    versioned = version_csv(ctx, f"{n}-rows", f"bench/synthetic-{n}-rows.csv", data)
     if versioned.rows != n:
         raise RuntimeError(f"the data job versioned {versioned.rows} of {n} valid rows (log {versioned.job.log_path})")
     job = versioned.job
