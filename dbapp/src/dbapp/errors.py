@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
+from common.contracts.base import InputInvalid
 from common.webservice import request_id
-from dbapp.documents import DocumentInvalid, DocumentTooLarge
-from dbapp.pagination import ParameterInvalid
+from dbapp.documents import DocumentTooLarge
 from dbapp.storage import StorageUnavailable
 from dbapp.store_body import BodyInvalid
 
 
 def install(app: Flask) -> None:
-    @app.errorhandler(DocumentInvalid)
-    @app.errorhandler(ParameterInvalid)
-    def _invalid(exc: DocumentInvalid | ParameterInvalid):
+    @app.errorhandler(InputInvalid)  # documents and query parameters alike
+    def _invalid(exc: InputInvalid):
         return jsonify(error=f"invalid input: {exc}", fields=exc.fields), 422
 
     @app.errorhandler(BodyInvalid)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from common.contracts.base import InputInvalid
 from common.contracts.house import ModelRef
 from common.contracts.store import MAX_PAGE_SIZE
 from common.schema import FIELD_NAMES
@@ -22,12 +23,9 @@ MAX_LIMIT = MAX_PAGE_SIZE
 MODEL_KEYS = frozenset(ModelRef.model_fields)
 
 
-class ParameterInvalid(ValueError):
-    """One or more query parameters are unusable; `fields` maps each to its message."""
-
-    def __init__(self, fields: dict[str, str]):
-        self.fields = fields
-        super().__init__("; ".join(f"{name}: {msg}" for name, msg in fields.items()))
+class ParameterInvalid(InputInvalid):
+    """One or more query parameters are unusable; `fields` maps each to its message (a 422, like every input
+    error: `common.contracts.base.InputInvalid`)."""
 
 
 @dataclass(frozen=True)
