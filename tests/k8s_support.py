@@ -184,3 +184,8 @@ def pod_of(objs: list[dict], app: str) -> Pod:
         if labels.get("app") == app:
             return Pod(obj["metadata"]["namespace"], labels)
     raise AssertionError(f"no workload with pod label app={app}")
+
+
+def serving_deployments(objs: list[dict]) -> list[dict]:
+    """The Deployments of the serving tier (webapp, mlapp, dbapp)."""
+    return [d for d in of_kind(objs, "Deployment") if d["metadata"]["name"] in SERVING]
