@@ -44,7 +44,7 @@ class ApiTokens:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiTokens:
-        entries = [entry.strip() for entry in env.get(VARIABLE, "").split(",") if entry.strip()]
+        entries = [entry.strip() for entry in env.get("API_TOKENS", "").split(",") if entry.strip()]
         digests: list[tuple[str, str]] = []
         for position, entry in enumerate(entries, start=1):
             name, _, digest = entry.partition(":")

@@ -37,7 +37,6 @@ class Settings:
     collection_corrections: str
     batch_size: int
     train_test_split: float
-    max_versions: int
     log_level: str
 
     @classmethod
@@ -73,7 +72,6 @@ class Settings:
             collection_corrections=env.get("COLLECTION_2", "collection_2"),
             batch_size=env_int(env, "BATCH_SIZE", 1000, minimum=1),
             train_test_split=env_float(env, "TRAIN_TEST_SPLIT", 0.8, minimum=0, maximum=1, exclusive=True),
-            max_versions=env_int(env, "MAX_VERSIONS", 0, minimum=0),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
         )
 
