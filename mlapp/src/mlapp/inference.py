@@ -39,7 +39,10 @@ JSON_TYPES = {"BYTES": ("a string", (str,))} | {  # what a datatype's JSON eleme
 }
 TEXT = {spec.name for spec in INPUT_FIELDS if spec.kind == "text"}
 EXPECTED = f"one input tensor per house field: {', '.join(FIELD_NAMES)}"
-OUTCOMES = {503: m.STATUS_UNAVAILABLE, 500: m.STATUS_ERROR}  # the metrics' status of a refusal; 4xx: invalid
+OUTCOMES = {
+    503: m.RequestStatus.UNAVAILABLE,
+    500: m.RequestStatus.ERROR,
+}  # the metrics' status of a refusal; 4xx: invalid
 UNION_MEMBERS = {"bool", "int", "float", "constrained-str"}  # how pydantic names a union's members in an error's loc
 MAX_LISTED = 10  # invalid houses or request errors named in one message
 METADATA = {
@@ -119,9 +122,9 @@ def infer(name: str, version: str | None) -> Response:
         try:
             response = _infer(_serving(name, version, model))
         except ProtocolError as exc:
-            m.INFER_REQUESTS.labels(OUTCOMES.get(exc.status, m.STATUS_INVALID), experiment).inc()
+            m.INFER_REQUESTS.labels(OUTCOMES.get(exc.status, m.RequestStatus.INVALID), experiment).inc()
             raise
-        m.INFER_REQUESTS.labels(m.STATUS_SUCCESS, experiment).inc()
+        m.INFER_REQUESTS.labels(m.RequestStatus.SUCCESS, experiment).inc()
         m.INFER_LATENCY.labels(experiment).observe(time.perf_counter() - started)
         m.LAST_PREDICTION_TIME.set_to_current_time()
         return response

@@ -13,6 +13,7 @@ so a half-finished swap is visible.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,10 +46,24 @@ PRICE_BUCKETS = (
 )  # fmt: skip
 BATCH_SIZE_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000)
 
+
 # Values of the seed's labels.
-STATUS_SUCCESS, STATUS_INVALID, STATUS_UNAVAILABLE, STATUS_ERROR = "success", "invalid_input", "unavailable", "error"
-ERROR_INVALID, ERROR_NO_MODEL, ERROR_PREDICTION = "invalid_input", "model_unavailable", "prediction_error"
-ERROR_TYPES = (ERROR_INVALID, ERROR_NO_MODEL, ERROR_PREDICTION)
+class RequestStatus(StrEnum):
+    """The `status` label of the request counters."""
+
+    SUCCESS = "success"
+    INVALID = "invalid_input"
+    UNAVAILABLE = "unavailable"
+    ERROR = "error"
+
+
+class ErrorType(StrEnum):
+    """The `error_type` label of `prediction_errors_total` (the seed's metric)."""
+
+    INVALID = "invalid_input"
+    NO_MODEL = "model_unavailable"
+    PREDICTION = "prediction_error"
+
 
 PREDICTION_REQUESTS = Counter(
     "prediction_requests_total",
@@ -142,9 +157,9 @@ SERVING_VERSION = Gauge(
 def touch_experiment(experiment: str) -> None:
     """Create the labelled series of a newly served family at 0, so rates and error ratios exist before the
     first error instead of being absent."""
-    for status in (STATUS_SUCCESS, STATUS_INVALID, STATUS_UNAVAILABLE, STATUS_ERROR):
+    for status in RequestStatus:
         PREDICTION_REQUESTS.labels(status, experiment)
-    for error_type in ERROR_TYPES:
+    for error_type in ErrorType:
         PREDICTION_ERRORS.labels(error_type, experiment)
     PREDICTION_LATENCY.labels(experiment)
 

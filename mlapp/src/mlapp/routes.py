@@ -72,23 +72,23 @@ def predict():
         try:
             record = validate_record(json_body())
         except (RecordInvalid, BadBody, BodyInvalid):
-            m.PREDICTION_REQUESTS.labels(m.STATUS_INVALID, experiment).inc()
-            m.PREDICTION_ERRORS.labels(m.ERROR_INVALID, experiment).inc()
+            m.PREDICTION_REQUESTS.labels(m.RequestStatus.INVALID, experiment).inc()
+            m.PREDICTION_ERRORS.labels(m.ErrorType.INVALID, experiment).inc()
             raise
         if model is None:
-            m.PREDICTION_REQUESTS.labels(m.STATUS_UNAVAILABLE, experiment).inc()
-            m.PREDICTION_ERRORS.labels(m.ERROR_NO_MODEL, experiment).inc()
+            m.PREDICTION_REQUESTS.labels(m.RequestStatus.UNAVAILABLE, experiment).inc()
+            m.PREDICTION_ERRORS.labels(m.ErrorType.NO_MODEL, experiment).inc()
             return _unavailable()
         try:
             price = model.predict_one(record)
             if not _sane(price):
                 raise ValueError(f"the model returned {price!r}, not a positive price")
         except Exception as exc:
-            m.PREDICTION_REQUESTS.labels(m.STATUS_ERROR, experiment).inc()
-            m.PREDICTION_ERRORS.labels(m.ERROR_PREDICTION, experiment).inc()
+            m.PREDICTION_REQUESTS.labels(m.RequestStatus.ERROR, experiment).inc()
+            m.PREDICTION_ERRORS.labels(m.ErrorType.PREDICTION, experiment).inc()
             log.exception("prediction failed", extra={"model_version": model.version})
             return jsonify(error=f"the model could not price this house: {exc}", request_id=request_id()), 500
-        m.PREDICTION_REQUESTS.labels(m.STATUS_SUCCESS, experiment).inc()
+        m.PREDICTION_REQUESTS.labels(m.RequestStatus.SUCCESS, experiment).inc()
         m.PREDICTION_LATENCY.labels(experiment).observe(time.perf_counter() - started)
         m.PREDICTED_PRICE.observe(price)
         m.LAST_PREDICTION_TIME.set_to_current_time()
@@ -119,10 +119,10 @@ def predict_batch():
         try:
             batch = _batch_records()
         except (RecordInvalid, BadBody, BodyInvalid):
-            m.BATCH_REQUESTS.labels(m.STATUS_INVALID, experiment).inc()
+            m.BATCH_REQUESTS.labels(m.RequestStatus.INVALID, experiment).inc()
             raise
         if model is None:
-            m.BATCH_REQUESTS.labels(m.STATUS_UNAVAILABLE, experiment).inc()
+            m.BATCH_REQUESTS.labels(m.RequestStatus.UNAVAILABLE, experiment).inc()
             return _unavailable()
         try:
             prices = model.predict_columns(batch.columns) if batch.size else []
@@ -132,12 +132,12 @@ def predict_batch():
             if bad:
                 raise BadBody("the model could not price some of these houses", 500, records=_first(bad))
         except Exception as exc:
-            m.BATCH_REQUESTS.labels(m.STATUS_ERROR, experiment).inc()
+            m.BATCH_REQUESTS.labels(m.RequestStatus.ERROR, experiment).inc()
             log.exception("batch prediction failed", extra={"model_version": model.version})
             if isinstance(exc, BadBody):
                 raise
             return jsonify(error=f"the model could not price this batch: {exc}", request_id=request_id()), 500
-        m.BATCH_REQUESTS.labels(m.STATUS_SUCCESS, experiment).inc()
+        m.BATCH_REQUESTS.labels(m.RequestStatus.SUCCESS, experiment).inc()
         m.BATCH_LATENCY.labels(experiment).observe(time.perf_counter() - started)
         m.BATCH_RECORDS.observe(batch.size)
         m.LAST_PREDICTION_TIME.set_to_current_time()
