@@ -19,6 +19,8 @@ from local_platform.processes import Child, free_port, port_open
 from tests.container_fixtures import container_engine, docker_api, image_tag  # noqa: F401 (session fixtures)
 
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
+# The tests read the components' log lines as JSON: a developer's own LOG_FORMAT=text must not change that.
+os.environ["LOG_FORMAT"] = "json"
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from local_platform.container_stack import ContainerStack
 from local_platform.engine import Engine
 from local_platform.stack import Ports
@@ -48,3 +50,13 @@ def test_host_tools_see_the_published_ports(tmp_path: Path) -> None:
 
 def test_two_platforms_do_not_share_a_label(tmp_path: Path) -> None:
     assert _stack(tmp_path, "a").label != _stack(tmp_path, "b").label
+
+
+def test_containers_write_logs_in_the_launchers_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container's stdout is a pipe to the launcher: it gets the style the launcher chose for its terminal."""
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    monkeypatch.setenv("LOG_COLOR", "always")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    cmd = _stack(tmp_path)._run_command("webapp", "webapp", [], (18080, 8080))
+    env = dict(value.split("=", 1) for value in _flag_values(cmd, "--env"))
+    assert (env["LOG_FORMAT"], env["LOG_COLOR"]) == ("text", "always") and "NO_COLOR" not in env

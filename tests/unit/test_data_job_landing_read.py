@@ -4,10 +4,12 @@ not follow the file size, and an object over the size cap quarantined without be
 from __future__ import annotations
 
 import contextlib
+import logging
 import tracemalloc
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from common.blobstore import BlobInfo, FileBlobStore
 from common.csv_validation import validate_csv
@@ -98,3 +100,16 @@ def test_memory_while_reading_does_not_follow_the_file_size(tmp_path: Path) -> N
     assert result is not None and len(result.frames) > 60
     assert result.accepted + result.rejected == 3583
     assert peak - kept < blob.size / 4, f"{peak - kept} bytes above the result while reading {blob.size} bytes"
+
+
+def test_a_long_read_logs_its_progress_piece_by_piece(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    source, datasets = FileBlobStore(tmp_path / "landing"), FileBlobStore(tmp_path / "datasets")
+    big, small = source.write("big.csv", sample_times(3)), source.write("small.csv", sample_times(1))
+    with caplog.at_level(logging.INFO, logger="data_versioning.landing"):
+        result = landing.read_object(source, datasets, big, max_bytes=big.size, chunk_bytes=200_000)
+        landing.read_object(source, datasets, small, max_bytes=small.size, chunk_bytes=small.size)
+    progress = [r for r in caplog.records if hasattr(r, "piece")]
+    assert [r.piece for r in progress] == list(range(1, len(result.frames) + 1))
+    assert {r.object for r in progress} == {"big.csv"}  # one piece is not a long read
+    assert progress[-1].rows_read == result.accepted + result.rejected
+    assert progress[-1].getMessage().startswith(f"reading big.csv: {progress[-1].rows_read:,} rows so far (piece")

@@ -1,12 +1,20 @@
-"""Shared gunicorn settings: values from the environment, and the metrics folder created before workers start."""
+"""Shared gunicorn settings: values from the environment, the metrics folder created before workers start, and
+gunicorn's own log lines in the style the apps use (LOG_FORMAT)."""
 
 import importlib
+import logging
+import logging.config
+import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from common.jsonlog import JsonFormatter
+from common.logtext import TextFormatter
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,3 +47,48 @@ def test_a_worker_is_set_to_die_with_its_master() -> None:
     )
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == str(int(signal.SIGKILL))
+
+
+@pytest.fixture
+def saved_logging() -> Iterator[None]:
+    """dictConfig below rewires the root and gunicorn.error loggers of this process: restore them afterwards."""
+    loggers = [logging.getLogger(), logging.getLogger("gunicorn.error")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    yield
+    for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        lg.handlers[:], lg.propagate = handlers, propagate
+        lg.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    ("env", "formatter"),
+    [({}, JsonFormatter), ({"LOG_FORMAT": "json"}, JsonFormatter), ({"LOG_FORMAT": "text"}, TextFormatter)],
+)
+def test_gunicorn_logs_in_the_style_log_format_chooses(
+    monkeypatch: pytest.MonkeyPatch, saved_logging: None, env: dict[str, str], formatter: type
+) -> None:
+    """Under pytest stdout is not a terminal, so the default (auto) is JSON, as in a container."""
+    for name in ("LOG_FORMAT", "LOG_COLOR", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    conf = importlib.reload(importlib.import_module("common.gunicorn_conf"))
+    logging.config.dictConfig(conf.logconfig_dict)
+    (handler,) = logging.getLogger("gunicorn.error").handlers
+    assert type(handler.formatter) is formatter
+
+
+def test_mlapp_keeps_its_service_name_in_gunicorn_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SERVICE_NAME", raising=False)
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    importlib.reload(importlib.import_module("common.gunicorn_conf"))
+    conf = importlib.reload(importlib.import_module("mlapp.gunicorn_conf"))
+    assert conf.logconfig_dict["formatters"]["json"]["service"] == "mlapp"
+
+
+def test_a_bad_log_format_stops_gunicorn_naming_the_variable() -> None:
+    env = {**os.environ, "LOG_FORMAT": "colourful"}
+    probe = [sys.executable, "-c", "import common.gunicorn_conf"]
+    found = subprocess.run(probe, env=env, capture_output=True, text=True)
+    assert found.returncode != 0
+    assert "LOG_FORMAT must be one of auto, json, text, got 'colourful'" in found.stderr

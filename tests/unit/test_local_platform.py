@@ -1,10 +1,18 @@
-"""`make up` prerequisites and settings: a missing tool or a bad port stops it with a message naming it."""
+"""`make up` prerequisites and settings: a missing tool or a bad port stops it with a message naming it; on a
+terminal the launcher and its children write text, elsewhere JSON."""
 
+import io
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from local_platform import components
+from local_platform import cli, components
+from local_platform.processes import Child, terminal_log_env
 from local_platform.stack import Ports
 
 
@@ -35,3 +43,67 @@ def test_ports_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLAPP_PORT", "eighty")
     with pytest.raises(SystemExit, match="MLAPP_PORT must be a port number, got 'eighty'"):
         Ports.from_env()
+
+
+@pytest.mark.parametrize(
+    ("environ", "on_terminal", "added"),
+    [
+        ({}, True, {"LOG_FORMAT": "text", "LOG_COLOR": "always"}),
+        ({"LOG_FORMAT": "auto", "LOG_COLOR": ""}, True, {"LOG_FORMAT": "text", "LOG_COLOR": "always"}),
+        ({}, False, {}),  # CI, a file, the e2e tests: the children's auto picks JSON, as today
+        ({"LOG_FORMAT": "json"}, True, {"LOG_COLOR": "always"}),  # the person's choice wins
+        ({"LOG_COLOR": "never"}, True, {"LOG_FORMAT": "text"}),
+        ({"LOG_FORMAT": "text"}, False, {}),
+    ],
+)
+def test_on_a_terminal_the_launcher_asks_its_children_for_coloured_text(
+    environ: dict[str, str], on_terminal: bool, added: dict[str, str]
+) -> None:
+    assert terminal_log_env(environ, on_terminal) == added
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def launcher_main(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[io.StringIO], None]]:
+    """`platform pipeline` up to the point where it would start its jobs, with stdout replaced."""
+    for name in ("LOG_FORMAT", "LOG_COLOR"):
+        monkeypatch.setenv(name, "auto")  # recorded, so what main() writes into os.environ is undone
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(cli, "pipeline", lambda: 0)
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+
+    def run(stdout: io.StringIO) -> None:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        with pytest.raises(SystemExit):
+            cli.main(["pipeline"])
+        logging.getLogger("platform").info("starting MLflow", extra={"port": 5000})
+
+    yield run
+    root.handlers[:] = handlers
+
+
+def test_launched_from_a_terminal_children_and_launcher_write_text(launcher_main) -> None:
+    terminal = FakeTerminal()
+    launcher_main(terminal)
+    child = Child("data-job", ["true"])
+    assert (child.env["LOG_FORMAT"], child.env["LOG_COLOR"]) == ("text", "always")
+    assert re.fullmatch(r"\S+ \033\[32mINFO .*platform.*  starting MLflow  port=5000\n", terminal.getvalue())
+
+
+def test_launched_into_a_pipe_children_and_launcher_write_json(launcher_main) -> None:
+    pipe = io.StringIO()
+    launcher_main(pipe)
+    child = Child("data-job", ["true"])
+    assert (child.env["LOG_FORMAT"], child.env["LOG_COLOR"]) == ("auto", "auto")
+    assert json.loads(pipe.getvalue())["message"] == "starting MLflow"
+
+
+def test_a_bad_log_format_stops_the_launcher_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "fancy")
+    with pytest.raises(SystemExit, match="LOG_FORMAT must be one of auto, json, text, got 'fancy'"):
+        cli.main(["pipeline"])

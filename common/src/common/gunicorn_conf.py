@@ -15,6 +15,8 @@ import sys
 
 from prometheus_client import multiprocess
 
+from common.jsonlog import LogStyle
+
 _host = os.environ.get("HOST", "0.0.0.0")
 bind = [f"{_host}:{os.environ.get('PORT', '8080')}"]
 if os.environ.get("READ_ONLY_PORT"):
@@ -32,11 +34,20 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 control_socket_disable = True
 keepalive = 5
 accesslog = None
+# gunicorn's own lines take the style the app's use (`LOG_FORMAT`, `LOG_COLOR`: see common.jsonlog), resolved
+# here once, so a bad value stops gunicorn before it binds. The formatter keeps its historical key "json" whatever
+# the style: mlapp.gunicorn_conf sets its service name through that key.
+_style = LogStyle.from_env(os.environ, sys.stdout)
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "common.jsonlog.JsonFormatter", "service": os.environ.get("SERVICE_NAME", "gunicorn")}
+        "json": {
+            "()": "common.jsonlog.make_formatter",
+            "service": os.environ.get("SERVICE_NAME", "gunicorn"),
+            "style": _style.format,
+            "colour": _style.colour,
+        }
     },
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
     "root": {"level": "INFO", "handlers": ["stdout"]},

@@ -85,7 +85,11 @@ def execute(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    configure_logging(SERVICE, os.environ.get("LOG_LEVEL", "INFO").upper())
+    try:
+        configure_logging(SERVICE, os.environ.get("LOG_LEVEL", "INFO").upper())
+    except ConfigError as exc:
+        sys.stderr.write(f"data-job: {exc}\n")
+        sys.exit(EXIT_CONFIG)
     sys.exit(execute(argv))
 
 

@@ -116,8 +116,13 @@ def _read_landing(
         log.info("landing objects that are not CSV are ignored", extra={"objects": ignored[:20], "count": len(ignored)})
     log.info("landing objects to read", extra={"count": len(fresh), "landing": landing_store.url})
     frames: list[pd.DataFrame] = []
-    for blob in fresh:
+    for index, blob in enumerate(fresh, start=1):
         lease.keep_alive()
+        log.info(
+            f"reading landing object {index} of {len(fresh)}",
+            extra={"object": blob.name, "size_bytes": blob.size,
+                   "run_rows_read": summary.rows_accepted + summary.rows_rejected},
+        )  # fmt: skip
         result = landing.read_object(landing_store, datasets, blob, max_bytes=config.max_object_bytes)
         if result is None:
             continue
@@ -155,6 +160,7 @@ def _write_batch(
     frames.clear()
     frame[SPLIT_COLUMN] = assign_split(frame, config.settings.train_test_split)
     batch_id = instream.new_batch_id(current.max_batch_seq + 1)
+    log.info(f"writing instream batch: {len(frame):,} rows", extra={"batch": batch_id, "rows": len(frame)})
     marker = instream.write_batch(
         datasets,
         batch_id,

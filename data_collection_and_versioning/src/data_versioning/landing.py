@@ -92,12 +92,15 @@ def read_object(
         )
         return LandingResult(blob.name, blob.generation, invalid=reason)
     result = LandingResult(blob.name, blob.generation)
+    pieces = -(-blob.size // chunk_bytes)  # about how many pieces the object is read in
     try:
         with quarantine.RejectedRows() as rejected:
             with landing.open_read(blob.name, blob.generation) as stream:
-                for report in validate_pieces(stream, f"{landing.url}/{blob.name}", chunk_bytes):
+                for piece, report in enumerate(validate_pieces(stream, f"{landing.url}/{blob.name}", chunk_bytes), 1):
                     result.frames.append(report.accepted)
                     rejected.add(report.rejected)
+                    if pieces > 1:  # a long read: say how far it is
+                        _log_progress(blob, piece, pieces, result.accepted + rejected.count)
             result.rejected = rejected.count
             if rejected.count:
                 where["quarantine"] = rejected.write(datasets, blob.name, blob.generation)
@@ -108,6 +111,13 @@ def read_object(
         return None
     log.info("landing file validated", extra={**where, "accepted": result.accepted, "rejected": result.rejected})
     return result
+
+
+def _log_progress(blob: BlobInfo, piece: int, pieces: int, rows: int) -> None:
+    log.info(
+        f"reading {blob.name}: {rows:,} rows so far (piece {piece} of about {pieces})",
+        extra={"object": blob.name, "generation": blob.generation, "piece": piece, "rows_read": rows},
+    )
 
 
 def _quarantine_whole(landing: BlobStore, datasets: BlobStore, blob: BlobInfo, reason: str) -> LandingResult | None:

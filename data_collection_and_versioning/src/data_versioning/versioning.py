@@ -33,6 +33,10 @@ def commit_pending(
     frame = pd.concat([instream.read_batch(store, m) for m in markers], ignore_index=True)
     split = frame[SPLIT_COLUMN]
     landing = [entry for m in markers for entry in m.landing_objects]
+    log.info(
+        f"writing dataset version {plan.version}: {len(frame):,} rows",
+        extra={"version": plan.version, "rows": len(frame), "batches": len(markers)},
+    )
     manifest = commit_version(
         store,
         plan.version,

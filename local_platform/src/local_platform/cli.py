@@ -15,13 +15,13 @@ from pathlib import Path
 
 import requests
 
-from common.jsonlog import configure_logging
-from common.settings import Settings
+from common.jsonlog import configure_logging, is_terminal
+from common.settings import ConfigError, Settings
 from local_platform import components
 from local_platform.container_stack import ContainerStack
 from local_platform.engine import EngineMissing, detect_engine
 from local_platform.pipeline import create_topics_and_subscriptions, seed_sample_data
-from local_platform.processes import NotReady
+from local_platform.processes import NotReady, terminal_log_env
 from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Ports, Stack
 from local_platform.supervisor import Supervisor
 
@@ -159,7 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     sub.add_parser("pipeline", help="run the data job and every trainer once against the running platform")
     args = parser.parse_args(argv)
-    configure_logging("platform", os.environ.get("LOG_LEVEL", "INFO"))
+    os.environ.update(terminal_log_env(os.environ, is_terminal(sys.stdout)))  # the children inherit it
+    try:
+        configure_logging("platform", os.environ.get("LOG_LEVEL", "INFO"))
+    except ConfigError as exc:
+        raise SystemExit(f"platform: {exc}") from None
     if args.command == "up":
         sys.exit(up(skip_pipeline=args.skip_pipeline, containers=args.containers))
     sys.exit(pipeline())

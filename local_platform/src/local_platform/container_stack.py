@@ -15,7 +15,7 @@ from pathlib import Path
 
 from local_platform import components
 from local_platform.engine import Engine, image
-from local_platform.processes import Child
+from local_platform.processes import LOG_VARIABLES, Child
 from local_platform.stack import CONSUMER_STOP_GRACE, Ports, Stack
 
 # CONTAINER_PLATFORM_NAME names the network and prefixes the containers, so a second platform (the e2e tests)
@@ -45,7 +45,8 @@ class ContainerStack:
         return Stack(self.data_dir, self.ports).env()
 
     def container_env(self) -> dict[str, str]:
-        """What every container sees: the other components by service name, on their container ports."""
+        """What every container sees: the other components by service name, on their container ports, and the
+        launcher's log style (a container's stdout is a pipe to the launcher, never its terminal)."""
         return {
             "PLATFORM_DATA_DIR": str(self.data_dir),
             "PUBSUB_EMULATOR_HOST": "pubsub:8085",
@@ -54,6 +55,7 @@ class ContainerStack:
             "MLFLOW_EXTRA_ALLOWED_HOSTS": "mlflow,mlflow:5000",
             "DBAPP_URL": "http://dbapp:8082",
             "MLAPP_URL": "http://mlapp:8081",
+            **{name: os.environ[name] for name in LOG_VARIABLES if os.environ.get(name)},
         }
 
     def check_ports_free(self) -> None:

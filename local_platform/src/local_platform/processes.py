@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +23,19 @@ import requests
 DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "SIGTERM", "--") if shutil.which("setpriv") else ()
 COLOURS = ("\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m", "\033[31m")
 RESET = "\033[0m"
+LOG_VARIABLES = ("LOG_FORMAT", "LOG_COLOR", "NO_COLOR")  # how a component writes its lines (common.jsonlog)
+
+
+def terminal_log_env(environ: Mapping[str, str], on_terminal: bool) -> dict[str, str]:
+    """What the launcher adds to its environment so that the components it starts write for its terminal.
+
+    A child's stdout is a pipe into the launcher, so left to `auto` it would write JSON even when the launcher's
+    output is a person's terminal: there the launcher asks for text and colour, unless the person chose
+    LOG_FORMAT or LOG_COLOR themselves. Off a terminal (CI, a file, the e2e tests) nothing is added: JSON."""
+    if not on_terminal:
+        return {}
+    unset = {name for name in ("LOG_FORMAT", "LOG_COLOR") if (environ.get(name) or "auto").lower() == "auto"}
+    return {name: value for name, value in (("LOG_FORMAT", "text"), ("LOG_COLOR", "always")) if name in unset}
 
 
 class NotReady(RuntimeError):
