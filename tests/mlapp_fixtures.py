@@ -32,8 +32,7 @@ from common import registry
 from common.csv_validation import validate_csv
 from common.schema import FIELD_NAMES, INPUT_FIELDS
 from common.training import FamilySpec, build_pipeline
-from local_platform import components
-from local_platform.processes import Child, free_port
+from tests.service_fixtures import ServerContext, gunicorn_server
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_dataset" / "data.csv"
 SEED_METRICS = (
@@ -209,19 +208,9 @@ def mlapp_env(tracking_uri: str, model_name: str, multiproc_dir: Path, **extra: 
     }
 
 
-@contextlib.contextmanager
-def mlapp_server(env: dict[str, str], log_path: Path, workers: int = 2) -> Iterator[tuple[Child, str]]:
+def mlapp_server(env: dict[str, str], log_path: Path, workers: int = 2) -> ServerContext:
     """mlapp under real gunicorn, started by the same launcher `make up` uses; yields the child and base URL."""
-    port = free_port()
-    child = components.gunicorn_service(
-        "mlapp", "mlapp.app:create_app()", port, {"GUNICORN_WORKERS": str(workers), **env}, log_path
-    )
-    child.start()
-    try:
-        child.wait_ready(components.service_ready(port), timeout=120)
-        yield child, f"http://127.0.0.1:{port}"
-    finally:
-        child.stop()
+    return gunicorn_server("mlapp", env, log_path, workers=workers, timeout=120)
 
 
 def log_lines(log_path: Path) -> list[dict[str, Any]]:

@@ -17,10 +17,9 @@ import requests
 
 from common import bus
 from common.events import ALL_TOPICS
-from local_platform import components
-from local_platform.processes import free_port
 from tests import mlapp_fixtures as mfx
 from tests.integration import webapp_fixtures as wfx
+from tests.service_fixtures import gunicorn_server
 
 
 @dataclass(frozen=True)
@@ -33,17 +32,9 @@ class Services:
 
 @contextlib.contextmanager
 def _webapp(stack: wfx.DbappStack, mlapp_url: str, emulator: str, tmp: Path, logs_dir: Path) -> Iterator[str]:
-    port = free_port()
     env = wfx.webapp_env(stack, mlapp_url, tmp, emulator, GUNICORN_WORKERS="1", SECRET_KEY="contract-secret-0123456789")
-    child = components.gunicorn_service(
-        "webapp", "webapp.app:create_app()", port, env, logs_dir / "contract-webapp.log"
-    )
-    child.start()
-    try:
-        child.wait_ready(components.service_ready(port), timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        child.stop()
+    with gunicorn_server("webapp", env, logs_dir / "contract-webapp.log") as (_child, url):
+        yield url
 
 
 @contextlib.contextmanager

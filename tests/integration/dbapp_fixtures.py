@@ -18,8 +18,7 @@ from typing import Any
 import requests
 
 from common.schema import INPUT_FIELDS
-from local_platform import components
-from local_platform.processes import Child, free_port
+from tests.service_fixtures import ServerContext, gunicorn_server
 
 
 def console_script(name: str) -> str:
@@ -113,21 +112,9 @@ def dbapp_env(sqlite_path: Path, multiproc_dir: Path, **extra: str) -> dict[str,
     }
 
 
-@contextlib.contextmanager
-def dbapp_server(env: dict[str, str], log_path: Path, workers: int = 2) -> Iterator[tuple[Child, str]]:
+def dbapp_server(env: dict[str, str], log_path: Path, workers: int = 2) -> ServerContext:
     """dbapp under real gunicorn, started the way `make up` starts it; yields the child and its base URL."""
-    port = free_port()
-    child = components.gunicorn_service(
-        "dbapp", "dbapp.app:create_app()", port, {"GUNICORN_WORKERS": str(workers), **env}, log_path
-    )
-    child.start()
-    try:
-        child.wait_ready(components.service_ready(port), timeout=30)
-        # /healthz answers as soon as one worker is up; wait for every worker so traffic can reach all of them.
-        child.wait_ready(lambda: child.tail().count('"dbapp ready to serve"') >= workers, timeout=30)
-        yield child, f"http://127.0.0.1:{port}"
-    finally:
-        child.stop()
+    return gunicorn_server("dbapp", env, log_path, workers=workers, timeout=30, every_worker=True)
 
 
 def page_all(url: str, limit: int) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from local_platform.processes import free_port
 from tests.integration import dbapp_fixtures as fx
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,7 @@ def test_dbapp_under_gunicorn(tmp_path: Path, logs_dir: Path) -> None:
 
 
 def test_the_read_only_port_serves_reads_and_refuses_writes(tmp_path: Path, logs_dir: Path) -> None:
-    read_only = fx.free_port()
+    read_only = free_port()
     env = fx.dbapp_env(tmp_path / "dbapp.sqlite3", tmp_path / "prom", READ_ONLY_PORT=str(read_only))
     with fx.dbapp_server(env, logs_dir / "dbapp-read-only-port.log", workers=1) as (_child, url):
         reader = f"http://127.0.0.1:{read_only}"

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from local_platform import components
-from local_platform.processes import free_port
 from tests.integration import webapp_fixtures as wfx
+from tests.service_fixtures import gunicorn_server
 
 pytestmark = pytest.mark.integration
 
@@ -42,19 +41,12 @@ def stack(pubsub_emulator: str, tmp_path_factory: pytest.TempPathFactory, logs_d
 def test_webapp_under_gunicorn_serves_forms_and_exposes_the_seed_metrics(
     stack: wfx.DbappStack, pubsub_emulator: str, tmp_path: Path, logs_dir: Path
 ) -> None:
-    port = free_port()
     # No SECRET_KEY: the two workers must still agree on one key (generated once under PLATFORM_DATA_DIR),
     # or a form rendered by one worker would be refused by the other.
     with wfx.ContractMlapp() as mlapp:
         env = wfx.webapp_env(stack, mlapp.url, tmp_path, pubsub_emulator)
-        child = components.gunicorn_service(
-            "webapp", "webapp.app:create_app()", port, env, logs_dir / f"webapp-gunicorn-{port}.log"
-        )
-        child.start()
-        try:
-            child.wait_ready(components.service_ready(port), timeout=30)
-            child.wait_ready(lambda: child.tail().count('"webapp ready to serve"') >= 2, timeout=30)
-            url = f"http://127.0.0.1:{port}"
+        log_path = logs_dir / "webapp-gunicorn.log"
+        with gunicorn_server("webapp", env, log_path, workers=2, timeout=30, every_worker=True) as (_child, url):
             assert (tmp_path / "data" / "webapp" / "secret_key").is_file()
 
             prices = []
@@ -87,8 +79,6 @@ def test_webapp_under_gunicorn_serves_forms_and_exposes_the_seed_metrics(
             assert requests.post(f"{url}/api/predict", json=wfx.record(), timeout=10).status_code == 503
 
             metrics = requests.get(f"{url}/metrics", timeout=10).text
-        finally:
-            child.stop()
 
     for name in SEED_METRICS:
         assert f"\n{name}" in metrics, f"{name} missing from /metrics"
