@@ -2,8 +2,9 @@
 
 Both real families train on dataset version 1 of a `file://` bucket (cut from the sample data), register
 versions tagged with family and dataset version, the champion alias lands on the better one, and each
-promotion is announced on `model-promotions`. A second run with no new version trains nothing; version 2
-retrains both, and the alias moves only for a candidate that beats the champion on the new holdout.
+promotion is announced on `model-promotions`; the champion passes the behavioural checks. A second run with
+no new version trains nothing; version 2 retrains both, and the alias moves only for a candidate that beats
+the champion on the new holdout.
 
 The tests in this module share one trained registry (a module fixture) and run in file order: the last one
 commits version 2.
@@ -27,6 +28,7 @@ from common.events import TOPIC_MODEL_PROMOTIONS
 from common.schema import FIELD_NAMES
 from common.settings import Settings
 from common.training import TrainResult, discover_families, evaluate, train_family
+from tests import model_behaviour as behaviour
 from tests.integration import training_support as support
 
 pytestmark = pytest.mark.integration
@@ -94,6 +96,13 @@ def test_both_families_train_and_register_tagged_versions(trained: Trained) -> N
             run.data.metrics
         )
         assert run.data.metrics["holdout_mae"] < run.data.metrics["baseline_median_mae"]
+        assert run.info.status == "FINISHED" and run.data.tags["mlflow.runName"] == f"{result.family}-v1"
+        # The logged model belongs to the run's experiment, though no run was ever the active run.
+        source = versions[result.model_version].source
+        assert source.startswith("models:/m-"), source
+        logged = trained.client.get_logged_model(source.removeprefix("models:/"))
+        assert (logged.experiment_id, logged.source_run_id) == (run.info.experiment_id, run.info.run_id)
+        assert str(logged.status) == "READY" and logged.params["dataset_version"] == "1"
 
 
 def test_the_champion_is_the_better_version_on_the_holdout(trained: Trained) -> None:
@@ -144,6 +153,18 @@ def test_the_logged_model_serves_the_same_price_through_the_single_record_path(t
         registry.model_uri(trained.settings.model_name, alias="champion"), trained.settings.mlflow_tracking_uri
     )
     assert by_alias.predict(holdout.head(3)).shape == (3,)
+
+
+def test_the_champion_moves_prices_the_right_way_and_ignores_text_case_and_spacing(trained: Trained) -> None:
+    """The behavioural checks (tests/model_behaviour.py) on the champion as mlapp loads it, over every sample
+    house; each family's own checks are in test_model_behaviour.py."""
+    champion = registry.load_model(
+        registry.model_uri(trained.settings.model_name, alias="champion"), trained.settings.mlflow_tracking_uri
+    )
+    houses = support.sample_rows().loc[:, list(FIELD_NAMES)]
+    effects = behaviour.directional_effects(champion.predict, houses)
+    assert all(effect.holds for effect in effects), "; ".join(map(str, effects))
+    assert behaviour.invariance_breaks(champion.predict, houses) == {}
 
 
 def test_a_second_run_without_a_new_version_trains_nothing(trained: Trained) -> None:

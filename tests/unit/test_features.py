@@ -26,6 +26,10 @@ def test_single_record_path_equals_batch_path_on_every_sample_row():
 
 def test_hashing_is_stable_and_normalised():
     assert hash_bucket("city", "Seattle", 32) == hash_bucket("city", "  seattle ", 32)
+    clean = hash_bucket("street", "18810 Densmore Ave N", 1 << 30)
+    for messy in ("18810  Densmore   Ave N", " 18810 DENSMORE\tAve  n\n", "18810\u00a0Densmore Ave N"):
+        assert hash_bucket("street", messy, 1 << 30) == clean, repr(messy)
+    assert hash_bucket("street", "18810 DensmoreAve N", 1 << 30) != clean  # spacing is collapsed, not removed
     # A fixed value: CRC32 does not depend on the process (unlike hash()), so models stay valid everywhere.
     assert hash_bucket("city", "Seattle", 1 << 30) == 3493104243 % (1 << 30)
 
@@ -44,3 +48,16 @@ def test_accepts_a_list_of_records():
     frame = sample_frame().head(3)
     features = HouseFeatures()
     assert np.array_equal(features.transform(frame.to_dict(orient="records")), features.transform(frame))
+
+
+def test_both_paths_ignore_case_and_spacing_alike():
+    """Messy text gives the clean text's features, through the batch path and the single-record path."""
+    frame = sample_frame().head(40)
+    messy = frame.copy()
+    for name in ("street", "city", "statezip", "country"):
+        messy[name] = [f"  {value.upper().replace(' ', '   ')}\t" for value in frame[name]]
+    features = HouseFeatures()
+    clean = features.transform(frame)
+    assert np.array_equal(features.transform(messy), clean)
+    for i, record in enumerate(messy.to_dict(orient="records")):
+        assert np.array_equal(features.transform_record(record)[0], clean[i]), f"row {i} differs"

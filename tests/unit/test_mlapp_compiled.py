@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from common.schema import FIELD_NAMES
+from common.training import build_pipeline
 from common.training.family import load_family
-from common.training.trainer import build_pipeline
 from mlapp.compiled import _routing_nodes, compile_regressor
 from mlapp.model_holder import ServingModel
 from tests import mlapp_fixtures as fx

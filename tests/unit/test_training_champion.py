@@ -23,12 +23,16 @@ from sklearn.exceptions import NotFittedError
 from common import registry
 from common.settings import Settings
 from common.training import evaluate, median_baseline_mae
-from common.training.champion import Candidate, conclude, promote, score_champion
 from common.training.deferred import is_deferred, logged_candidate
 from common.training.faults import Fault, Stage, classify
+from common.training.job import Job
+from common.training.steps.decide import decide, score_champion
+from common.training.steps.load import Rows
+from common.training.steps.register import Candidate
 
 Y = np.array([300_000.0, 450_000.0, 520_000.0, 610_000.0, 1_200_000.0])
 X = pd.DataFrame({"sqft_living": [1000, 1500, 1800, 2100, 4000]})
+HOLDOUT = Rows(X, Y)
 
 INFRASTRUCTURE_ERRORS = [
     MlflowException("API request to /api/2.0/mlflow/model-versions/get-download-uri failed: 503"),
@@ -153,7 +157,7 @@ def test_scoring_the_champion_records_the_error_and_whose_fault_it_is(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, outcome: Any, fault: Fault
 ) -> None:
     _loading(monkeypatch, outcome)
-    score = score_champion(settings, 7, X, Y)
+    score = score_champion(settings.mlflow_tracking_uri, settings.model_name, 7, HOLDOUT)
     assert score.version == 7 and score.evaluation is None
     assert score.fault is fault and score.error
 
@@ -163,15 +167,15 @@ def test_invalid_champion_predictions_are_scored_and_let_a_sane_candidate_in(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, predictions: np.ndarray
 ) -> None:
     _loading(monkeypatch, _Model(predictions))
-    score = score_champion(settings, 7, X, Y)
+    score = score_champion(settings.mlflow_tracking_uri, settings.model_name, 7, HOLDOUT)
     assert score.evaluation is not None and not score.evaluation.sane and score.fault is None
     client = _FakeClient(champion=7)
-    decision = promote(client, settings, _candidate(), X, Y, {})
+    decision = decide(client, settings, _candidate(settings), HOLDOUT)
     assert decision.label == "promoted" and client.aliases["champion"] == "9"
 
 
 class _FakeClient:
-    """The MlflowClient calls `promote` makes, recorded in order."""
+    """The MlflowClient calls the decide step makes, recorded in order."""
 
     def __init__(self, champion: int | None) -> None:
         self.aliases = {} if champion is None else {"champion": str(champion)}
@@ -200,8 +204,9 @@ class _FakeClient:
         self.aliases[alias] = version
 
 
-def _candidate() -> Candidate:
-    return Candidate("linear", 2, 9, "run-9", evaluate(Y, Y + 10_000), median_baseline_mae(Y, Y))
+def _candidate(settings: Settings) -> Candidate:
+    job = Job("linear", settings.model_name, 2)
+    return Candidate(job, 9, "run-9", evaluate(Y, Y + 10_000), median_baseline_mae(Y, Y))
 
 
 def test_an_infrastructure_fault_defers_records_tags_and_leaves_the_alias(
@@ -209,7 +214,7 @@ def test_an_infrastructure_fault_defers_records_tags_and_leaves_the_alias(
 ) -> None:
     _loading(monkeypatch, MlflowException("API request failed: 502 Bad Gateway"))
     client = _FakeClient(champion=7)
-    decision = promote(client, settings, _candidate(), X, Y, {})
+    decision = decide(client, settings, _candidate(settings), HOLDOUT)
     assert decision.deferred and not decision.promote
     assert client.aliases == {"champion": "7"}
     assert not any(call[0] == "alias" for call in client.calls)
@@ -222,7 +227,7 @@ def test_an_infrastructure_fault_defers_records_tags_and_leaves_the_alias(
 def test_a_promotion_is_tagged_before_the_alias_moves(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     _loading(monkeypatch, registry.CorruptModel("BadZipFile: File is not a zip file"))
     client = _FakeClient(champion=7)
-    decision = promote(client, settings, _candidate(), X, Y, {})
+    decision = decide(client, settings, _candidate(settings), HOLDOUT)
     assert decision.label == "promoted" and "BadZipFile" in decision.reason
     assert client.calls[-1] == ("alias", "9")
     assert {("version_tag", registry.TAG_DECISION), ("run_tags",)} <= set(client.calls[:-1])
@@ -240,17 +245,8 @@ def test_a_failure_recording_the_decision_never_moves_the_alias(
 
     client.log_batch = unreachable  # type: ignore[method-assign]
     with pytest.raises(MlflowException):
-        promote(client, settings, _candidate(), X, Y, {})
+        decide(client, settings, _candidate(settings), HOLDOUT)
     assert client.aliases == {"champion": "7"}
-
-
-def test_conclude_announces_nothing_for_a_deferred_decision(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings
-) -> None:
-    _loading(monkeypatch, ConnectionError("refused"))
-    publisher = SimpleNamespace(publish=lambda event: pytest.fail("a deferred decision is not announced"))
-    decision, event_id = conclude(_FakeClient(7), settings, _candidate(), X, Y, {}, publisher)
-    assert decision.deferred and event_id is None
 
 
 def _run(tags: dict[str, str]) -> SimpleNamespace:
@@ -266,12 +262,8 @@ def test_a_deferred_run_gives_back_the_candidate_it_logged() -> None:
     assert is_deferred(run)  # type: ignore[arg-type]
     assert not is_deferred(_run({registry.TAG_DECISION: "rejected"}))  # type: ignore[arg-type]
     assert not is_deferred(_run({}))  # type: ignore[arg-type]
-    candidate = logged_candidate("linear", 2, run, 9)  # type: ignore[arg-type]
-    assert (candidate.family, candidate.dataset_version, candidate.model_version, candidate.run_id) == (
-        "linear",
-        2,
-        9,
-        "run-9",
-    )
+    job = Job("linear", "house-price", 2)
+    candidate = logged_candidate(job, run, 9)  # type: ignore[arg-type]
+    assert (candidate.job, candidate.model_version, candidate.run_id) == (job, 9, "run-9")
     assert candidate.holdout.rows == 5 and candidate.holdout.mae == 10_000.0 and candidate.holdout.sane
     assert candidate.baseline_mae == 200_000.0

@@ -15,7 +15,9 @@ from threadpoolctl import threadpool_limits
 from common import registry
 from common.csv_validation import validate_csv
 from common.training import Decision, FamilyError, FamilySpec, build_pipeline, discover_families, load_family
-from common.training.trainer import TrainResult, pip_requirements, publishing_enabled, train_threads, untrusted_types
+from common.training.steps.fit import untrusted_types
+from common.training.steps.register import pip_requirements
+from common.training.trainer import TrainResult, publishing_enabled, train_threads
 from model_training import __main__ as cli
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,9 +22,16 @@ DEFAULT_HASH_BUCKETS: dict[str, int] = {"street": 16, "city": 32, "statezip": 64
 DERIVED_FEATURES: tuple[str, ...] = ("was_renovated", "last_built_or_renovated", "has_basement")
 
 
+def normalised_text(value: Any) -> str:
+    """The text a house's price may depend on: lower case, every run of whitespace one space, none around it
+    ("18810  Densmore Ave N " and "18810 densmore ave n" are the same street)."""
+    return " ".join(str(value).split()).lower()
+
+
 def hash_bucket(field: str, value: Any, buckets: int) -> int:
-    """Stable across processes and machines (unlike `hash()`), case- and space-insensitive."""
-    token = f"{field}={str(value).strip().lower()}".encode()
+    """Stable across processes and machines (unlike `hash()`), insensitive to case and spacing. Both transform
+    paths hash through here, so they normalise alike."""
+    token = f"{field}={normalised_text(value)}".encode()
     return zlib.crc32(token) % buckets
 
 

@@ -3,7 +3,8 @@
 from common.training.evaluation import Evaluation, evaluate, median_baseline_mae
 from common.training.family import FamilyError, FamilySpec, discover_families, load_family
 from common.training.promotion import ChampionScore, Decision, decide_promotion
-from common.training.trainer import TrainResult, build_pipeline, publishing_enabled, train_family
+from common.training.steps.fit import build_pipeline
+from common.training.trainer import TrainResult, publishing_enabled, train_family
 
 __all__ = [
     "ChampionScore",

@@ -12,9 +12,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from common import registry
-from common.training.champion import Candidate
 from common.training.evaluation import Evaluation
+from common.training.job import Job
 from common.training.promotion import DEFERRED
+from common.training.steps.register import Candidate
 
 
 def is_deferred(run: Run) -> bool:
@@ -27,7 +28,7 @@ def registered_version(client: MlflowClient, model_name: str, run_id: str) -> in
     return max((int(v.version) for v in found), default=None)
 
 
-def logged_candidate(family: str, dataset_version: int, run: Run, model_version: int) -> Candidate:
+def logged_candidate(job: Job, run: Run, model_version: int) -> Candidate:
     """The candidate as its run logged it. A decision is deferred only for a candidate that passed its own
     sanity checks (they come before the champion's in `decide_promotion`), so its predictions were finite
     and positive."""
@@ -40,4 +41,4 @@ def logged_candidate(family: str, dataset_version: int, run: Run, model_version:
         non_finite=0,
         non_positive=0,
     )
-    return Candidate(family, dataset_version, model_version, run.info.run_id, holdout, metrics["baseline_median_mae"])
+    return Candidate(job, model_version, run.info.run_id, holdout, metrics["baseline_median_mae"])

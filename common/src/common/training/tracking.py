@@ -1,5 +1,6 @@
-"""The trainer's MLflow bookkeeping: its experiment, the run already finished for a dataset version, the model
-signature, and the fluent API pointed at one tracking server."""
+"""The trainer's MLflow bookkeeping: its experiment, its run (opened and ended through the client), the run
+already finished for a dataset version, the model signature, and the fluent API pointed at one tracking server
+(for `mlflow.sklearn.log_model`, which has no client form)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.entities import Run
+from mlflow.entities import Run, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.tracking.context.registry import resolve_tags
 from sklearn.pipeline import Pipeline
 
 from common import registry
+from common.training.job import Job
 
 RUN_TAG_MODEL_NAME = "registered_model"
 
@@ -35,6 +38,26 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
     return experiment.experiment_id
+
+
+@contextlib.contextmanager
+def open_run(client: MlflowClient, experiment_id: str, job: Job) -> Iterator[Run]:
+    """A run for `job` that ends FINISHED when the block completes and FAILED when it raises (as
+    `mlflow.start_run` would, without making it the process's active run). The trainer skips a dataset
+    version only for a FINISHED run, so the block holds everything up to the recorded decision."""
+    tags = {
+        registry.TAG_FAMILY: job.family,
+        registry.TAG_DATASET_VERSION: str(job.dataset_version),
+        RUN_TAG_MODEL_NAME: job.model_name,
+    }
+    # resolve_tags adds what start_run adds: the user and the source (file, git commit) behind the run.
+    run = client.create_run(experiment_id, tags=resolve_tags(tags), run_name=f"{job.family}-v{job.dataset_version}")
+    try:
+        yield run
+    except BaseException:
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+        raise
+    client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
 
 
 def find_finished_run(client: MlflowClient, experiment_id: str, model_name: str, dataset_version: int) -> Run | None:
