@@ -39,10 +39,7 @@ JSON_TYPES = {"BYTES": ("a string", (str,))} | {  # what a datatype's JSON eleme
 }
 TEXT = {spec.name for spec in INPUT_FIELDS if spec.kind == "text"}
 EXPECTED = f"one input tensor per house field: {', '.join(FIELD_NAMES)}"
-OUTCOMES = {
-    503: m.RequestStatus.UNAVAILABLE,
-    500: m.RequestStatus.ERROR,
-}  # the metrics' status of a refusal; 4xx: invalid
+OUTCOMES = {503: m.RequestStatus.UNAVAILABLE, 500: m.RequestStatus.ERROR}  # a refusal's status; 4xx: invalid
 UNION_MEMBERS = {"bool", "int", "float", "constrained-str"}  # how pydantic names a union's members in an error's loc
 MAX_LISTED = 10  # invalid houses or request errors named in one message
 METADATA = {
