@@ -39,15 +39,15 @@ def _train(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_train_all_runs_every_family_and_reports_failure_at_the_end(mlflow_server: str, tmp_path: Path) -> None:
-    models = tmp_path / "models"
-    for name, source in {
-        "a_linear": (support.MODELS / "linear_regression" / "family.py").read_text(),
-        "b_median": MEDIAN,
-        "c_broken": BROKEN,
-        "d_weak": support.WEAK_FAMILY,
-    }.items():
-        (models / name).mkdir(parents=True)
-        (models / name / "family.py").write_text(source)
+    models = support.write_families(
+        tmp_path / "models",
+        {
+            "a_linear": (support.MODELS / "linear_regression" / "family.py").read_text(),
+            "b_median": MEDIAN,
+            "c_broken": BROKEN,
+            "d_weak": support.WEAK_FAMILY,
+        },
+    )
     store = FileBlobStore(tmp_path / "datasets")
     support.commit_sample_version(store, 1)
     model_name = support.unique_model_name()

@@ -59,13 +59,8 @@ def trained_champion(
     mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> Registry:
     """`train` runs in this process (so the registry can be patched) with the weak family as the champion."""
-    models = tmp_path / "models"
-    for name, source in {
-        CHAMPION: support.WEAK_FAMILY,
-        CANDIDATE: (support.MODELS / "linear_regression" / "family.py").read_text(),
-    }.items():
-        (models / name).mkdir(parents=True)
-        (models / name / "family.py").write_text(source)
+    linear = (support.MODELS / "linear_regression" / "family.py").read_text()
+    models = support.write_families(tmp_path / "models", {CHAMPION: support.WEAK_FAMILY, CANDIDATE: linear})
     store = FileBlobStore(tmp_path / "datasets")
     support.commit_sample_version(store, 1)
     model_name = support.unique_model_name()

@@ -54,6 +54,14 @@ def commit_sample_version(store: FileBlobStore, version: int) -> None:
     commit_version(store, version, part.iloc[:cut], part.iloc[cut:])
 
 
+def write_families(models_dir: Path, sources: dict[str, str]) -> Path:
+    """A models folder holding one `<name>/family.py` per entry of `sources`; returns `models_dir`."""
+    for name, source in sources.items():
+        (models_dir / name).mkdir(parents=True)
+        (models_dir / name / "family.py").write_text(source)
+    return models_dir
+
+
 def unique_model_name() -> str:
     return f"house-price-test-{uuid.uuid4().hex[:8]}"
 

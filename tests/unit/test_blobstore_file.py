@@ -3,6 +3,7 @@ writes that exactly one of several racing writers wins, streamed reads and write
 
 import io
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,20 +75,25 @@ def test_quick_rewrites_get_distinct_generations(tmp_path: Path):
     assert len(set(generations)) == 50
 
 
-def test_of_many_threads_creating_one_object_exactly_one_wins(tmp_path: Path):
-    store = open_store((tmp_path / "bucket").as_uri())
-    start = threading.Barrier(8)
+def race(write: Callable[[int], object], threads: int = 8) -> list[bool]:
+    """Run `write(i)` in `threads` threads released at once; which of them succeeded (no PreconditionFailed)."""
+    start = threading.Barrier(threads)
 
     def attempt(i: int) -> bool:
         start.wait()
         try:
-            store.create_if_absent("lease.json", str(i).encode())
+            write(i)
         except PreconditionFailed:
             return False
         return True
 
-    with ThreadPoolExecutor(8) as pool:
-        wins = list(pool.map(attempt, range(8)))
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(attempt, range(threads)))
+
+
+def test_of_many_threads_creating_one_object_exactly_one_wins(tmp_path: Path):
+    store = open_store((tmp_path / "bucket").as_uri())
+    wins = race(lambda i: store.create_if_absent("lease.json", str(i).encode()))
     assert wins.count(True) == 1
     assert store.read("lease.json") == str(wins.index(True)).encode()
 
@@ -95,18 +101,7 @@ def test_of_many_threads_creating_one_object_exactly_one_wins(tmp_path: Path):
 def test_of_many_threads_replacing_one_generation_exactly_one_wins(tmp_path: Path):
     store = open_store((tmp_path / "bucket").as_uri())
     base = store.create_if_absent("lease.json", b"old")
-    start = threading.Barrier(8)
-
-    def attempt(i: int) -> bool:
-        start.wait()
-        try:
-            store.replace_if_generation("lease.json", str(i).encode(), base.generation)
-        except PreconditionFailed:
-            return False
-        return True
-
-    with ThreadPoolExecutor(8) as pool:
-        wins = list(pool.map(attempt, range(8)))
+    wins = race(lambda i: store.replace_if_generation("lease.json", str(i).encode(), base.generation))
     assert wins.count(True) == 1
 
 
