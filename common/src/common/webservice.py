@@ -153,10 +153,13 @@ def install_token_check(app: Flask, tokens: ApiTokens, endpoints: set[str]) -> N
     `WWW-Authenticate: Bearer`, before the body is read. `api_client()` then names the caller. Nothing is checked
     when no tokens are configured."""
 
+    if not tokens.required:
+        return  # open routes: `api_client()` answers "" without a hook on every request
+
     @app.before_request
     def _check_token() -> Response | None:
         g.api_client = ""
-        if not tokens.required or request.endpoint not in endpoints:
+        if request.endpoint not in endpoints:
             return None
         client = tokens.client(request.headers.get("Authorization"))
         if client is None:

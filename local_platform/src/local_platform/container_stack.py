@@ -81,10 +81,19 @@ class ContainerStack:
             cmd += ["--env", f"{key}={value}"]
         return [*cmd, image(image_name, self.tag), *args]
 
-    def _start(self, name: str, image_name: str, port: tuple[int, int] | None, ready, timeout: float, *args: str):
+    def _start(
+        self,
+        name: str,
+        image_name: str,
+        port: tuple[int, int] | None,
+        ready,
+        timeout: float,
+        *args: str,
+        stop_grace: float = 15.0,
+    ):
         cmd = self._run_command(name, image_name, list(args), port)
         log = self.log_dir / f"{name}.log" if self.log_dir else None
-        child = Child(name, cmd, env=self.engine.env, log_path=log)
+        child = Child(name, cmd, env=self.engine.env, log_path=log, stop_grace=stop_grace)
         self.children.append(child.start())
         if ready is not None:
             child.wait_ready(ready, timeout=timeout)
@@ -100,7 +109,7 @@ class ContainerStack:
     def start_dbapp(self) -> None:
         port = self.ports.dbapp
         self._start("dbapp", "dbapp", (port, 8082), components.service_ready(port), 90)
-        self._start("consumer", "dbapp", None, None, 0, "dbapp-consumer")
+        self._start("consumer", "dbapp", None, None, 0, "dbapp-consumer", stop_grace=CONSUMER_STOP_GRACE)
 
     def start_mlapp(self) -> None:
         port = self.ports.mlapp
@@ -128,7 +137,7 @@ class ContainerStack:
 
     def stop(self) -> None:
         for child in reversed(self.children):  # webapp first, dbapp's consumer (draining) before the emulator
-            child.stop(grace=CONSUMER_STOP_GRACE if child.name == "consumer" else 15)
+            child.stop()
         self.children.clear()
         self.remove_leftovers()
 

@@ -78,11 +78,14 @@ class Child:
         cwd: Path | None = None,
         log_path: Path | None = None,
         own_session: bool = True,
+        stop_grace: float = 10.0,
     ):
         """`own_session=False` keeps the child in the caller's process group, so a Ctrl-C or a SIGTERM sent to
-        the group reaches it directly (used for the one-shot pipeline jobs)."""
+        the group reaches it directly (used for the one-shot pipeline jobs). `stop_grace`: seconds between SIGTERM
+        and SIGKILL when it is stopped (longer for a component that drains work first)."""
         self.name = name
         self.own_session = own_session
+        self.stop_grace = stop_grace
         self.cmd = list(cmd)
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
@@ -151,8 +154,9 @@ class Child:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
 
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM to the child's process group, SIGKILL after `grace` seconds."""
+    def stop(self, grace: float | None = None) -> None:
+        """SIGTERM to the child's process group, SIGKILL after `grace` seconds (default: its `stop_grace`)."""
+        grace = self.stop_grace if grace is None else grace
         if not self.process or self.process.poll() is not None:
             return
         if not self.own_session:

@@ -101,7 +101,11 @@ class Stack:
         web = components.gunicorn_service("dbapp", "dbapp.app:create_app()", self.ports.dbapp, env, self._log("dbapp"))
         self._run(web, components.service_ready(self.ports.dbapp), timeout=60)
         consumer = Child(
-            "consumer", [components.python_tool("dbapp-consumer")], env=env, log_path=self._log("consumer")
+            "consumer",
+            [components.python_tool("dbapp-consumer")],
+            env=env,
+            log_path=self._log("consumer"),
+            stop_grace=CONSUMER_STOP_GRACE,
         )
         self.children.append(consumer.start())
 
@@ -124,5 +128,5 @@ class Stack:
         """Stop in reverse start order: webapp (no new events accepted) before dbapp's consumer, which drains its
         subscriptions (up to `common.pull_loop.DRAIN_SECONDS`) before the in-memory emulator stops."""
         for child in reversed(self.children):
-            child.stop(grace=CONSUMER_STOP_GRACE if child.name == "consumer" else 10.0)
+            child.stop()
         self.children.clear()
