@@ -22,6 +22,7 @@ from common.openapi_page import render_docs
 F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 DEFAULT_BODY_LIMIT = 64 * 1024  # a single record or an API write; routes that take more say so
+REQUEST_LINE_TOO_LONG = "The request line is longer than the server reads; refused before the app, as an HTML page"
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "A token whose SHA-256 is listed in API_TOKENS"}
 }
@@ -162,6 +163,16 @@ def _content(answer: Answer, schemas: dict[tuple[type[BaseModel], str], Any]) ->
     return {answer.content_type: {"schema": schemas[(answer.model, "serialization")]}}
 
 
+def _add_request_line_refusal(responses: dict[str, Any]) -> None:
+    """A route whose path or query a client fills can be sent a request line longer than gunicorn reads
+    (`limit_request_line`, 4,094 bytes by default): gunicorn answers 400 with an HTML page before the app sees the
+    request, so the document lists that answer beside any JSON 400 the route gives."""
+    refusal = responses.setdefault("400", {"description": REQUEST_LINE_TOO_LONG, "content": {}})
+    if refusal["description"] != REQUEST_LINE_TOO_LONG:
+        refusal["description"] += f"; or: {REQUEST_LINE_TOO_LONG[0].lower()}{REQUEST_LINE_TOO_LONG[1:]}"
+    refusal["content"]["text/html"] = {"schema": {"type": "string"}}
+
+
 def _build(api: ApiDoc) -> dict[str, Any]:
     wanted: list[tuple[type[BaseModel], Any]] = []
     for op in api.operations:
@@ -194,6 +205,8 @@ def _build(api: ApiDoc) -> dict[str, Any]:
         parameters = _parameters(op, schemas)
         if parameters:
             entry["parameters"] = parameters
+        if op.path_params or op.query is not None:
+            _add_request_line_refusal(entry["responses"])
         if op.body is not None:
             entry["requestBody"] = {
                 "required": True,
