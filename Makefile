@@ -49,9 +49,10 @@ services: ## install the Debian packages the tests and the bench use (chromium, 
 	@# checkov in its own tool environment: it needs a fork of python-hcl2 that would shadow the one the tests use
 	@$(UV) tool install --quiet $(CHECKOV_VERSION) >/dev/null 2>&1 || echo "warning: could not install $(CHECKOV_VERSION): the checkov tests will skip"
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, and mypy (strict) over every package's sources
 	$(UV) run --frozen --no-sync ruff check .
 	$(UV) run --frozen --no-sync ruff format --check .
+	$(UV) run --frozen --no-sync mypy
 
 test: install services container-tools lint ## the whole suite: lint, unit, integration, end to end
 	$(UV) run --frozen --no-sync pytest

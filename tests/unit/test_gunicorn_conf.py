@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gunicorn.config import Config
 
 from common.jsonlog import JsonFormatter
 from common.logtext import TextFormatter
+from common.server_settings import ServerSettings
+from common.settings import ConfigError
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,6 +30,25 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert conf.control_socket_disable is True
     monkeypatch.setenv("READ_ONLY_PORT", "9124")
     assert importlib.reload(importlib.import_module("common.gunicorn_conf")).bind == ["0.0.0.0:9123", "0.0.0.0:9124"]
+
+
+@pytest.mark.parametrize("module", ["common.gunicorn_conf", "mlapp.gunicorn_conf"])
+def test_gunicorn_accepts_every_setting_the_module_defines(module: str) -> None:
+    """What gunicorn does with a `-c python:<module>` file: every module-level name that is one of its settings is
+    validated (a helper function called `logconfig`, say, would stop it at start)."""
+    conf = importlib.reload(importlib.import_module(module))
+    config = Config()
+    applied = {
+        name for name, value in vars(conf).items() if name in config.settings and config.set(name, value) is None
+    }
+    assert {"bind", "workers", "threads", "timeout", "graceful_timeout", "logconfig_dict", "post_fork"} <= applied
+
+
+def test_bad_server_settings_stop_the_start_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="GUNICORN_WORKERS must be a whole number, got 'two'"):
+        ServerSettings.from_env({"GUNICORN_WORKERS": "two"})
+    with pytest.raises(ConfigError, match="READ_ONLY_PORT must differ from PORT"):
+        ServerSettings.from_env({"PORT": "8082", "READ_ONLY_PORT": "8082"})
 
 
 def test_on_starting_creates_the_multiprocess_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -83,7 +105,7 @@ def test_mlapp_keeps_its_service_name_in_gunicorn_lines(monkeypatch: pytest.Monk
     monkeypatch.setenv("LOG_FORMAT", "json")
     importlib.reload(importlib.import_module("common.gunicorn_conf"))
     conf = importlib.reload(importlib.import_module("mlapp.gunicorn_conf"))
-    assert conf.logconfig_dict["formatters"]["json"]["service"] == "mlapp"
+    assert conf.logconfig_dict["formatters"]["service"]["service"] == "mlapp"
 
 
 def test_a_bad_log_format_stops_gunicorn_naming_the_variable() -> None:

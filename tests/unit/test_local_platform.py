@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from common.settings import ConfigError
 from local_platform import cli, components
+from local_platform.config import LauncherConfig
 from local_platform.processes import Child, terminal_log_env
 from local_platform.stack import Ports
 
@@ -37,12 +39,13 @@ def test_gcloud_is_the_fallback_launcher(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert "--host-port=127.0.0.1:8123" in command
 
 
-def test_ports_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEBAPP_PORT", "9090")
-    assert Ports.from_env().webapp == 9090
-    monkeypatch.setenv("MLAPP_PORT", "eighty")
-    with pytest.raises(SystemExit, match="MLAPP_PORT must be a port number, got 'eighty'"):
-        Ports.from_env()
+def test_the_launcher_reads_its_ports_and_names_a_bad_one() -> None:
+    config = LauncherConfig.from_env({"WEBAPP_PORT": "9090", "GOOGLE_CLOUD_PROJECT": "p1"})
+    assert config.ports.webapp == 9090 and config.ports.mlapp == Ports().mlapp and config.gcp_project == "p1"
+    with pytest.raises(ConfigError, match="MLAPP_PORT must be a whole number, got 'eighty'"):
+        LauncherConfig.from_env({"MLAPP_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="DBAPP_PORT must be between 1 and 65535, got 70000"):
+        LauncherConfig.from_env({"DBAPP_PORT": "70000"})
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,6 @@ def test_gunicorn_settings_for_mlapp(monkeypatch: pytest.MonkeyPatch) -> None:
     import mlapp.gunicorn_conf as conf
 
     conf = importlib.reload(conf)
-    assert conf.bind.endswith(":8081")
+    assert conf.bind == ["0.0.0.0:8081"]
     assert callable(conf.worker_exit) and callable(conf.child_exit)  # subscription clean-up, multiprocess metrics
-    assert conf.logconfig_dict["formatters"]["json"]["service"] == "mlapp"
+    assert conf.logconfig_dict["formatters"]["service"]["service"] == "mlapp"

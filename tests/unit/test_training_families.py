@@ -14,10 +14,12 @@ from threadpoolctl import threadpool_limits
 
 from common import registry
 from common.csv_validation import validate_csv
+from common.settings import ConfigError
 from common.training import Decision, FamilyError, FamilySpec, build_pipeline, discover_families, load_family
+from common.training.config import TrainerConfig
 from common.training.steps.fit import untrusted_types
 from common.training.steps.register import pip_requirements
-from common.training.trainer import TrainResult, publishing_enabled, train_threads
+from common.training.trainer import TrainResult, TrainStatus
 from model_training import __main__ as cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,17 +133,23 @@ def test_a_model_with_a_class_outside_the_trusted_list_is_refused(sample: pd.Dat
         registry.load_model(str(path))
 
 
-def test_environment_switches() -> None:
-    assert publishing_enabled({}) and publishing_enabled({"PUBLISH_EVENTS": "true"})
-    assert not any(publishing_enabled({"PUBLISH_EVENTS": v}) for v in ("false", "0", "no", "OFF"))
-    assert train_threads({}) == 1 and train_threads({"TRAIN_THREADS": "4"}) == 4
-    with pytest.raises(Exception, match="TRAIN_THREADS"):
-        train_threads({"TRAIN_THREADS": "many"})
+def test_the_trainer_reads_its_switches_once(tmp_path: Path) -> None:
+    def config(**env: str) -> TrainerConfig:
+        return TrainerConfig.from_env({"PLATFORM_DATA_DIR": str(tmp_path), **env}, default_models_dir=MODELS)
+
+    bus = {"PUBSUB_EMULATOR_HOST": "127.0.0.1:8085"}
+    assert config(**bus).publish_events and not config().publish_events  # unset: on exactly when a bus is known
+    assert not any(config(PUBLISH_EVENTS=v, **bus).publish_events for v in ("false", "0", "no", "OFF"))
+    with pytest.raises(ConfigError, match="PUBLISH_EVENTS is on but no event bus is configured"):
+        config(PUBLISH_EVENTS="true")  # the data job's rule, word for word
+    assert config().train_threads == 1 and config(TRAIN_THREADS="4").train_threads == 4
+    with pytest.raises(ConfigError, match="TRAIN_THREADS must be a whole number, got 'many'"):
+        config(TRAIN_THREADS="many")
+    assert config(MODELS_DIR=str(tmp_path)).models_dir == tmp_path.resolve() and config().models_dir == MODELS
 
 
-def test_models_dir_comes_from_the_environment_or_the_checkout(tmp_path: Path) -> None:
-    assert cli.models_dir({"MODELS_DIR": str(tmp_path)}) == tmp_path.resolve()
-    assert cli.models_dir({}) == MODELS.resolve()
+def test_without_models_dir_the_cli_finds_the_checkouts_families() -> None:
+    assert cli.default_models_dir() == MODELS.resolve()
 
 
 def test_cli_lists_the_families(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,12 +177,12 @@ def test_cli_rejects_an_unknown_family(cli_env: Path, monkeypatch: pytest.Monkey
 def test_cli_all_tries_every_family_and_fails_if_one_failed(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tried = []
 
-    def fake_train(spec: FamilySpec, settings, *, publisher) -> TrainResult:
+    def fake_train(spec: FamilySpec, settings, *, publisher, threads) -> TrainResult:
         tried.append(spec.name)
         assert publisher is None  # no bus configured here
         if spec.name == "first":
             raise RuntimeError("boom")
-        return TrainResult(spec.name, "trained")
+        return TrainResult(spec.name, TrainStatus.TRAINED)
 
     monkeypatch.setattr(cli, "train_family", fake_train)
     assert cli.main(["--all"]) == cli.EXIT_FAILED
@@ -190,10 +198,10 @@ def test_cli_exits_with_its_own_code_when_a_promotion_was_deferred(
     reason = "deferred: champion v3 could not be scored on the holdout because of an infrastructure fault (...)"
     outcome = {"first": Decision(False, reason, 3, deferred=True), "second": Decision(False, "MAE >= champion", 3)}
 
-    def fake_train(spec: FamilySpec, settings, *, publisher) -> TrainResult:
+    def fake_train(spec: FamilySpec, settings, *, publisher, threads) -> TrainResult:
         if isinstance(outcome[spec.name], Exception):
             raise outcome[spec.name]
-        return TrainResult(spec.name, "trained", 1, "run", 7, decision=outcome[spec.name])
+        return TrainResult(spec.name, TrainStatus.TRAINED, 1, "run", 7, decision=outcome[spec.name])
 
     monkeypatch.setattr(cli, "train_family", fake_train)
     assert cli.main(["--all"]) == cli.EXIT_DEFERRED == 3

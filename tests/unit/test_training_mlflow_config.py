@@ -9,13 +9,14 @@ import pytest
 from mlflow.cli import server as mlflow_server_command
 from mlflow.server.security_utils import is_allowed_host_header
 
+from common.settings import ConfigError
 from mlflow_server.__main__ import _sqlite_path
 from mlflow_server.config import ServerConfig, with_driver
 
 
 def test_defaults_keep_everything_under_the_data_folder(tmp_path: Path) -> None:
     config = ServerConfig.from_env({"PLATFORM_DATA_DIR": str(tmp_path)})
-    assert config.backend_store_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert config.backend_store_uri.get_secret_value() == f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert config.artifacts_destination == (tmp_path / "mlartifacts").as_uri()
     assert (config.host, config.port, config.workers) == ("127.0.0.1", 5000, 2)
     assert config.server_env() == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -34,7 +35,8 @@ def test_every_variable_overrides_its_default() -> None:
         }
     )
     assert config.server_env() == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"}
-    assert config.backend_store_uri == "postgresql+psycopg2://mlflow:secret@db:5432/mlflow"
+    assert config.backend_store_uri.get_secret_value() == "postgresql+psycopg2://mlflow:secret@db:5432/mlflow"
+    assert "secret" not in repr(config)  # the password never reaches a log line or a traceback
     assert config.artifacts_destination == "gs://artifacts/mlflow"
     assert (config.host, config.port, config.workers) == ("0.0.0.0", 5001, 4)
     assert config.allowed_hosts.endswith(",mlflow.example.com,*.corp.example")
@@ -45,7 +47,7 @@ def test_every_variable_overrides_its_default() -> None:
     [("MLFLOW_PORT", "http"), ("MLFLOW_PORT", "0"), ("MLFLOW_PORT", "70000"), ("MLFLOW_WORKERS", "0")],
 )
 def test_a_bad_number_fails_naming_the_variable(name: str, value: str) -> None:
-    with pytest.raises(SystemExit, match=name):
+    with pytest.raises(ConfigError, match=name):
         ServerConfig.from_env({name: value})
 
 
@@ -86,7 +88,7 @@ def test_the_installed_mlflow_server_accepts_the_arguments(tmp_path: Path) -> No
     assert args[0] == "server"
     context = mlflow_server_command.make_context("server", args[1:])  # parses only; nothing starts
     params = context.params
-    assert params["backend_store_uri"] == config.backend_store_uri
+    assert params["backend_store_uri"] == config.backend_store_uri.get_secret_value()
     assert params["artifacts_destination"] == config.artifacts_destination
     assert params["serve_artifacts"] is True
     assert params["port"] == 5123 and params["host"] == "127.0.0.1"

@@ -56,9 +56,11 @@ def test_a_short_secret_key_is_refused(tmp_path: Path) -> None:
 def test_locally_a_missing_key_is_generated_once_and_shared(tmp_path: Path, caplog) -> None:
     first = WebappConfig.from_env({}, settings=settings(tmp_path))
     second = WebappConfig.from_env({}, settings=settings(tmp_path))  # another worker, or the next start
-    assert first.secret_key == second.secret_key and len(first.secret_key) >= 32
+    key = first.secret_key.get_secret_value()
+    assert key == second.secret_key.get_secret_value() and len(key) >= 32
+    assert key not in repr(first)  # a logged or printed config shows the key masked
     path = tmp_path / "webapp" / "secret_key"
-    assert path.read_text() == first.secret_key
+    assert path.read_text() == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "SECRET_KEY is not set" in caplog.text
     other = WebappConfig.from_env({}, settings=settings(tmp_path / "elsewhere"))

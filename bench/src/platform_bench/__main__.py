@@ -51,7 +51,7 @@ def run(config: BenchConfig, log: logging.Logger) -> list[Row]:
     shutil.rmtree(config.work_dir, ignore_errors=True)
     config.work_dir.mkdir(parents=True)
     stack = Stack(data_dir=config.work_dir / "platform", ports=_ports(), log_dir=config.work_dir / "logs")
-    stack.log_dir.mkdir(parents=True, exist_ok=True)
+    (config.work_dir / "logs").mkdir(parents=True, exist_ok=True)
     context = BenchContext(config=config, stack=stack)
     rows: list[Row] = []
     try:

@@ -9,7 +9,7 @@ runs it with mlapp's own gunicorn settings (`mlapp.gunicorn_conf`, same workers,
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 PRICE = 450_000.0
 MODEL = {"name": "constant", "version": 0, "family": "constant"}
@@ -19,13 +19,13 @@ def create_app() -> Flask:
     app = Flask("ceiling")
 
     @app.post("/predict")
-    def predict():
+    def predict() -> Response | tuple[Response, int]:
         if request.get_json(force=True, silent=True) is None:
             return jsonify(error="the request body must be JSON"), 400
         return jsonify(result=PRICE, model=MODEL)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> Response:
         return jsonify(status="ok")
 
     return app

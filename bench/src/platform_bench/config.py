@@ -40,6 +40,7 @@ class BenchConfig:
     sections: tuple[str, ...]
     work_dir: Path  # scratch: generated data, the bench's own platform data, logs (deleted at the start)
     results_dir: Path
+    train_threads: int = 1  # TRAIN_THREADS handed to the trainer (default: every core)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BenchConfig:
@@ -58,4 +59,5 @@ class BenchConfig:
             sections=sections,
             work_dir=Path(env.get("BENCH_WORK_DIR", str(REPO_ROOT / "bench" / ".work"))).resolve(),
             results_dir=Path(env.get("BENCH_RESULTS_DIR", str(REPO_ROOT / "bench" / "results"))).resolve(),
+            train_threads=env_int(env, "TRAIN_THREADS", os.cpu_count() or 1, minimum=1),
         )

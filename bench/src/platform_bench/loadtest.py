@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from platform_bench import wrk
 from platform_bench.context import BenchContext
@@ -42,7 +42,7 @@ class Measured:
     rounds: list[wrk.WrkResult] = field(default_factory=list)
 
     def _median(self, name: str) -> float:
-        return statistics.median(getattr(r, name) for r in self.rounds)
+        return cast(float, statistics.median(getattr(r, name) for r in self.rounds))
 
     @property
     def requests_per_second(self) -> float:

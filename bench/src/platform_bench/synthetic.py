@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ def _sample() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
 
 def _clip(name: str, values: np.ndarray) -> np.ndarray:
     spec = FIELDS_BY_NAME[name]
-    return np.clip(values, spec.minimum, spec.maximum)
+    return cast(np.ndarray, np.clip(values, spec.minimum, spec.maximum))
 
 
 def frame(n: int, seed: int) -> pd.DataFrame:
@@ -98,4 +98,4 @@ def csv_bytes(n: int, seed: int) -> bytes:
 
 def records(n: int, seed: int) -> list[dict[str, Any]]:
     """`n` distinct valid request bodies for `POST /predict`: the 16 input fields, plain JSON types, no price."""
-    return frame(n, seed).loc[:, list(FIELD_NAMES)].to_dict("records")
+    return cast(list[dict[str, Any]], frame(n, seed).loc[:, list(FIELD_NAMES)].to_dict("records"))

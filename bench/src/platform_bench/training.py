@@ -10,9 +10,8 @@ faster than the trainer's own default of 1 (which protects shared, busy nodes fr
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from common import registry
 from common.settings import Settings
@@ -26,10 +25,6 @@ from platform_bench.report import Row
 log = logging.getLogger(__name__)
 
 SECTION = "training"
-
-
-def _train_threads() -> str:
-    return os.environ.get("TRAIN_THREADS") or str(os.cpu_count() or 1)
 
 
 def _version_sample(ctx: BenchContext) -> str:
@@ -50,7 +45,8 @@ def _logged(job: JobRun, message: str) -> dict[str, Any]:
 
 
 def _train(ctx: BenchContext, family: str, datasets: str) -> Row:
-    env = {**ctx.env(), "DATASETS_BUCKET": datasets, "TRAIN_THREADS": _train_threads(), "PUBLISH_EVENTS": "false"}
+    threads = str(ctx.config.train_threads)
+    env = {**ctx.env(), "DATASETS_BUCKET": datasets, "TRAIN_THREADS": threads, "PUBLISH_EVENTS": "false"}
     log.info("training", extra={"family": family, "datasets": datasets, "train_threads": env["TRAIN_THREADS"]})
     job = run_job("train", ["--family", family], env, ctx.logs_dir / f"train-{family}.log")
     loaded, fitted = _logged(job, "loaded dataset versions"), _logged(job, "fitted")
@@ -98,7 +94,7 @@ def ensure_champion(ctx: BenchContext) -> dict[str, Any]:
     versioned sample dataset (a minute, not the full-size training)."""
     if "champion" not in ctx.shared:
         _train_all(ctx, _version_sample(ctx))
-    return ctx.shared["champion"]
+    return cast(dict[str, Any], ctx.shared["champion"])
 
 
 def run(ctx: BenchContext) -> list[Row]:

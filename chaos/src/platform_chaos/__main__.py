@@ -25,7 +25,9 @@ from platform_chaos.running import NotRecovered, RunningPlatform, running_platfo
 DRAIN_TIMEOUT_SECONDS = 60.0
 
 
-def attack(platform: RunningPlatform, config: ChaosConfig, ledger: Ledger, log: logging.Logger) -> dict:
+def attack(
+    platform: RunningPlatform, config: ChaosConfig, ledger: Ledger, log: logging.Logger
+) -> dict[str, PhaseResult]:
     results: dict[str, PhaseResult] = {}
     for target in config.targets:
         result = results.setdefault(target, PhaseResult(target))

@@ -13,6 +13,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import requests
 
@@ -75,9 +76,16 @@ def kill_processes(platform: RunningPlatform, names: list[str], timeout: float) 
     return time.monotonic() - killed_at
 
 
+def _log_path(platform: RunningPlatform, name: str) -> Path:
+    """The log file of a process the attack starts itself, in the stack's log folder."""
+    if platform.stack.log_dir is None:
+        raise RuntimeError(f"the chaos stack has no log folder for {name}.log (its Stack needs a log_dir)")
+    return platform.stack.log_dir / f"{name}.log"
+
+
 def _job(platform: RunningPlatform, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> int:
     env = {**platform.stack.env(), **(extra_env or {})}
-    return run_job(name, [components.python_tool(args[0]), *args[1:]], env, platform.stack.log_dir / f"{name}.log")
+    return run_job(name, [components.python_tool(args[0]), *args[1:]], env, _log_path(platform, name))
 
 
 def _land_new_rows(platform: RunningPlatform) -> None:
@@ -117,7 +125,7 @@ def kill_trainer(platform: RunningPlatform, timeout: float) -> float:
     """SIGKILL a trainer while it fits; the rerun must finish and a champion must still be served."""
     env = platform.stack.env()
     cmd = [components.python_tool("train"), "--family", "gradient_boosting"]
-    child = Child("trainer-killed", cmd, env=env, log_path=platform.stack.log_dir / "trainer-killed.log").start()
+    child = Child("trainer-killed", cmd, env=env, log_path=_log_path(platform, "trainer-killed")).start()
     wait_until(lambda: "fitting" in child.tail() or not child.running, timeout, "the trainer starting to fit")
     if not child.running:
         raise NotRecovered(f"the trainer ended before it could be killed:\n{child.tail()}")

@@ -58,11 +58,10 @@ class LoadClient(threading.Thread):
 
     def _send(self, request: Request, number: int) -> None:
         record = house(request.street, number)
-        path, body = (
-            ("/api/predict", record)
-            if request.kind == "prediction"
-            else ("/api/corrections", {"record": record, "corrected_price": 400_000.0 + number})
-        )
+        if request.kind == "prediction":
+            path, body = "/api/predict", record
+        else:
+            path, body = "/api/corrections", {"record": record, "corrected_price": 400_000.0 + number}
         deadline = request.sent_at + self.give_up_seconds
         while time.monotonic() < deadline:
             request.attempts += 1
@@ -86,7 +85,7 @@ class LoadClient(threading.Thread):
         log.warning("gave up on a request", extra={"key": request.key, "refusals": request.refusals[-3:]})
 
 
-def start_load(clients: int, webapp_url: str, ledger: Ledger, pace: Pace) -> tuple[threading.Event, list]:
+def start_load(clients: int, webapp_url: str, ledger: Ledger, pace: Pace) -> tuple[threading.Event, list[LoadClient]]:
     stop = threading.Event()
     threads = [LoadClient(i, webapp_url, ledger, stop, pace) for i in range(clients)]
     for thread in threads:

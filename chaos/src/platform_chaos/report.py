@@ -9,7 +9,7 @@ HEADER = ("component", "kills", "accepted", "lost", "duplicated", "seconds to re
 
 
 def rows(results: dict[str, PhaseResult], order: list[str]) -> list[tuple[str, ...]]:
-    table = []
+    table: list[tuple[str, ...]] = []
     for phase in order:
         result = results.get(phase, PhaseResult(phase))
         if phase in ("warm-up", "after") and not (result.accepted or result.lost or result.duplicated):

@@ -84,7 +84,7 @@ def running_platform(config: ChaosConfig) -> Iterator[RunningPlatform]:
     shutil.rmtree(config.work_dir, ignore_errors=True)
     ports = Ports(pubsub=free_port(), mlflow=free_port(), dbapp=free_port(), mlapp=free_port(), webapp=free_port())
     stack = Stack(data_dir=config.work_dir / "platform", ports=ports, log_dir=config.work_dir / "logs")
-    stack.log_dir.mkdir(parents=True, exist_ok=True)
+    (config.work_dir / "logs").mkdir(parents=True, exist_ok=True)
     os.environ.update(stack.env())
     settings = Settings.from_env("chaos")
     stop = threading.Event()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
 
@@ -39,7 +39,7 @@ class BlobStore(Protocol):
     def read_versioned(self, name: str) -> tuple[bytes, BlobInfo]: ...
     def open_read(self, name: str, generation: int | None = None) -> contextlib.AbstractContextManager[BinaryIO]: ...
     def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> BlobInfo: ...
-    def write_from(self, name: str, source: BinaryIO, content_type: str = "application/octet-stream") -> BlobInfo: ...
+    def write_from(self, name: str, source: IO[bytes], content_type: str = "application/octet-stream") -> BlobInfo: ...
     def create_if_absent(self, name: str, data: bytes, content_type: str = "application/json") -> BlobInfo: ...
     def replace_if_generation(
         self, name: str, data: bytes, generation: int, content_type: str = "application/json"
@@ -112,7 +112,7 @@ class FileBlobStore:
                 raise BlobNotFound(f"{self.url}/{name} generation {generation} is no longer current")
             yield handle
 
-    def _staged(self, path: Path, fill: Callable[[BinaryIO], None], mtime_ns: int | None = None) -> str:
+    def _staged(self, path: Path, fill: Callable[[BinaryIO], object], mtime_ns: int | None = None) -> str:
         """A temporary file next to `path` holding the new content, synced, with its generation set."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -128,7 +128,7 @@ class FileBlobStore:
             raise
         return tmp
 
-    def _put(self, name: str, fill: Callable[[BinaryIO], None]) -> BlobInfo:
+    def _put(self, name: str, fill: Callable[[BinaryIO], object]) -> BlobInfo:
         path = self._path(name)
         tmp = self._staged(path, fill)
         try:
@@ -141,7 +141,7 @@ class FileBlobStore:
     def write(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> BlobInfo:
         return self._put(name, lambda handle: handle.write(data))
 
-    def write_from(self, name: str, source: BinaryIO, content_type: str = "application/octet-stream") -> BlobInfo:
+    def write_from(self, name: str, source: IO[bytes], content_type: str = "application/octet-stream") -> BlobInfo:
         """Copy a binary stream into the object, a buffer at a time."""
         return self._put(name, lambda handle: shutil.copyfileobj(source, handle, 1024 * 1024))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from google.api_core.exceptions import NotFound
 from google.api_core.exceptions import PreconditionFailed as GcsPreconditionFailed
@@ -44,7 +44,7 @@ class GcsBlobStore:
 
     def read(self, name: str) -> bytes:
         try:
-            return self._blob(name).download_as_bytes()
+            return cast(bytes, self._blob(name).download_as_bytes())
         except NotFound:
             raise BlobNotFound(f"{self.url}/{name} does not exist") from None
 
@@ -86,7 +86,7 @@ class GcsBlobStore:
         blob.upload_from_string(data, content_type=content_type)
         return self._info(name, blob, len(data))
 
-    def write_from(self, name: str, source: BinaryIO, content_type: str = "application/octet-stream") -> BlobInfo:
+    def write_from(self, name: str, source: IO[bytes], content_type: str = "application/octet-stream") -> BlobInfo:
         blob = self._blob(name)
         blob.chunk_size = STREAM_CHUNK_BYTES
         blob.upload_from_file(source, content_type=content_type)
@@ -117,7 +117,7 @@ class GcsBlobStore:
             raise PreconditionFailed(f"{self.url}/{name} is no longer at generation {generation}") from None
 
     def exists(self, name: str) -> bool:
-        return self._blob(name).exists()
+        return cast(bool, self._blob(name).exists())
 
     def delete(self, name: str) -> None:
         with contextlib.suppress(NotFound):
@@ -131,6 +131,7 @@ def _client() -> Any:
         from google.auth.credentials import AnonymousCredentials
 
         return storage.Client(
-            project=os.environ.get("GCP_PROJECT", "local-project"), credentials=AnonymousCredentials()
+            project=os.environ.get("GCP_PROJECT", "local-project"),
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]  # google-auth leaves __init__ unannotated
         )
     return storage.Client()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
@@ -65,7 +65,7 @@ def ensure_subscription(
     """
     policy = policy or DELIVERY_POLICIES.get(subscription)
     subscriber = pubsub_v1.SubscriberClient()
-    path = subscriber.subscription_path(project, subscription)
+    path = cast(str, subscriber.subscription_path(project, subscription))
     try:
         subscriber.get_subscription(subscription=path)  # read first, as for topics
     except gexc.NotFound:
@@ -128,7 +128,7 @@ class Publisher:
 
     def publish(self, event: Event, timeout: float = 30.0) -> str:
         future = self._client.publish(self._client.topic_path(self.project, event.topic), event.to_json())
-        message_id = future.result(timeout=timeout)
+        message_id = cast(str, future.result(timeout=timeout))
         log.info("published event", extra={"event_id": event.event_id, "event_type": event.type})
         return message_id
 

@@ -17,7 +17,7 @@ memory stays bounded whatever the file holds.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO
 
 from common.csv_validation import CsvReport, FileInvalid, Rejected, validate_csv
 
@@ -30,7 +30,7 @@ class RecordTooLong(ValueError):
         self.start, self.limit = start, limit
 
 
-def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+def _read_up_to(stream: IO[bytes], size: int) -> bytes:
     """`size` bytes, fewer only at the end of the stream."""
     parts, got = [], 0
     while got < size:
@@ -72,7 +72,7 @@ def _check_length(unended: int, start: int, max_record_bytes: int | None) -> Non
 
 
 def stream_records(
-    stream: BinaryIO, chunk_bytes: int, max_record_bytes: int | None = None
+    stream: IO[bytes], chunk_bytes: int, max_record_bytes: int | None = None
 ) -> Iterator[tuple[bytes, int, int]]:
     """Yield (header + whole records, physical lines before the piece's first record, its byte offset).
 
@@ -117,7 +117,7 @@ def stream_records(
 
 
 def validate_pieces(
-    stream: BinaryIO, source: str, chunk_bytes: int, max_record_bytes: int | None = None
+    stream: IO[bytes], source: str, chunk_bytes: int, max_record_bytes: int | None = None
 ) -> Iterator[CsvReport]:
     """`validate_csv(..., require_price=True)` piece by piece, line numbers and byte positions file-wide.
 

@@ -9,6 +9,8 @@ never lost between the two.
 
 from __future__ import annotations
 
+from typing import cast
+
 from google.cloud import pubsub_v1
 from google.pubsub_v1.types import PubsubMessage
 
@@ -62,4 +64,5 @@ class DeadLetterPublisher:
             dead_letter_source_message_id=message.message_id,
         )
         attributes = {**message.attributes, **added.model_dump()}
-        return self._client.publish(self.topic_path, message.data, **attributes).result(timeout=self._timeout)
+        future = self._client.publish(self.topic_path, message.data, **attributes)
+        return cast(str, future.result(timeout=self._timeout))

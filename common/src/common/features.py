@@ -35,7 +35,7 @@ def hash_bucket(field: str, value: Any, buckets: int) -> int:
     return zlib.crc32(token) % buckets
 
 
-class HouseFeatures(TransformerMixin, BaseEstimator):
+class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types
     """Stateless: `fit` learns nothing, so the same instance transforms training and serving data alike."""
 
     def __init__(

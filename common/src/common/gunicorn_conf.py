@@ -1,9 +1,8 @@
 """gunicorn settings shared by every Flask service, all taken from the environment.
 
-Use with `gunicorn -c python:common.gunicorn_conf 'pkg.app:create_app()'`. `PORT`, `GUNICORN_WORKERS`,
-`GUNICORN_THREADS`, `GUNICORN_TIMEOUT`, `GUNICORN_GRACEFUL_TIMEOUT` and `GUNICORN_WORKER_CLASS` tune it.
-`READ_ONLY_PORT` adds a second listener on which the app serves only reads (see
-`common.webservice.install_read_only_port`): NetworkPolicies then let readers reach only that port.
+Use with `gunicorn -c python:common.gunicorn_conf 'pkg.app:create_app()'`. The variables that tune it are read
+by `common.server_settings.ServerSettings`. `READ_ONLY_PORT` adds a second listener on which the app serves only
+reads (see `common.webservice.install_read_only_port`): NetworkPolicies then let readers reach only that port.
 """
 
 from __future__ import annotations
@@ -12,55 +11,36 @@ import ctypes
 import os
 import signal
 import sys
+from typing import Any
 
 from prometheus_client import multiprocess
 
-from common.jsonlog import LogStyle
+from common.jsonlog import gunicorn_logging
+from common.metrics import multiprocess_dir
+from common.server_settings import ServerSettings
 
-_host = os.environ.get("HOST", "0.0.0.0")
-bind = [f"{_host}:{os.environ.get('PORT', '8080')}"]
-if os.environ.get("READ_ONLY_PORT"):
-    bind.append(f"{_host}:{os.environ['READ_ONLY_PORT']}")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+_server = ServerSettings.from_env(os.environ)
+bind = _server.bind
+workers = _server.workers
+threads = _server.threads
+worker_class = _server.worker_class
+timeout = _server.timeout
 # after SIGTERM, requests in flight get this long to finish: longer than webapp's 10 s publish timeout, so an
 # accepted prediction or correction is answered (the pods' preStop pause comes before, the two fit in the 30 s
 # terminationGracePeriodSeconds)
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+graceful_timeout = _server.graceful_timeout
 # gunicorn >= 26 opens a control socket under $HOME by default: several servers on one machine would share
 # it, and a read-only root filesystem (Kubernetes) forbids it. Nothing here uses it.
 control_socket_disable = True
 keepalive = 5
 accesslog = None
-# gunicorn's own lines take the style the app's use (`LOG_FORMAT`, `LOG_COLOR`: see common.jsonlog), resolved
-# here once, so a bad value stops gunicorn before it binds. The formatter keeps its historical key "json" whatever
-# the style: mlapp.gunicorn_conf sets its service name through that key.
-_style = LogStyle.from_env(os.environ, sys.stdout)
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": "common.jsonlog.make_formatter",
-            "service": os.environ.get("SERVICE_NAME", "gunicorn"),
-            "style": _style.format,
-            "colour": _style.colour,
-        }
-    },
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
-    "root": {"level": "INFO", "handlers": ["stdout"]},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-    },
-}
+logconfig_dict = gunicorn_logging(_server.service_name)
 
 
 PR_SET_PDEATHSIG = 1
 
 
-def post_fork(server, worker) -> None:
+def post_fork(server: Any, worker: Any) -> None:
     """A worker dies the moment its master does. Without this, a master killed by SIGKILL (an OOM kill, a crash)
     leaves its workers serving and holding the port until their graceful timeout runs out, so the restarted
     server cannot bind for up to 20 s. In a pod the whole container goes anyway; on one machine (`make up`)
@@ -69,15 +49,15 @@ def post_fork(server, worker) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def child_exit(server, worker) -> None:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(worker.pid)
+def child_exit(server: Any, worker: Any) -> None:
+    if multiprocess_dir() is not None:
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
 
 
-def on_starting(server) -> None:
+def on_starting(server: Any) -> None:
     """Create the multiprocess metrics folder (in a pod it lives on a fresh emptyDir, which starts empty).
 
     Not emptied here: in the dbapp pod the consumer container writes its counters to the same folder."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if path:
-        os.makedirs(path, exist_ok=True)
+    path = multiprocess_dir()
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)

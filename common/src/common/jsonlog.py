@@ -8,6 +8,7 @@ containers, CI and anything that reads the output stay on JSON without being tol
 or `make up` in a terminal reads text. `LOG_COLOR` (`auto`, `always`, `never`) colours the text form: `auto`
 colours only a terminal, `always` is for a parent that shows a child's piped output on its own terminal (the
 local launcher), and a non-empty `NO_COLOR` turns colour off whatever else is set (https://no-color.org).
+`LOG_LEVEL` (default `INFO`) is the lowest level written. These four are read here and nowhere else.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from common.settings import ConfigError
 
 LOG_FORMATS = ("auto", "json", "text")
 LOG_COLORS = ("auto", "always", "never")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 QUIET_LIBRARIES = ("urllib3", "google", "werkzeug", "alembic", "mlflow")
 
 
@@ -69,6 +71,7 @@ class LogStyle:
 
     format: str
     colour: bool
+    level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stream: IO[str] | None) -> LogStyle:
@@ -76,8 +79,12 @@ class LogStyle:
         chosen, colour = _choice(env, "LOG_FORMAT", LOG_FORMATS), _choice(env, "LOG_COLOR", LOG_COLORS)
         terminal = is_terminal(stream)
         text = chosen == "text" or (chosen == "auto" and terminal)
-        coloured = colour == "always" or (colour == "auto" and terminal)
-        return cls("text" if text else "json", text and coloured and not env.get("NO_COLOR"))
+        no_colour = bool(env.get("NO_COLOR"))
+        coloured = not no_colour and (colour == "always" or (colour == "auto" and terminal))
+        level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {env.get('LOG_LEVEL')!r}")
+        return cls("text" if text else "json", text and coloured, level)
 
 
 def make_formatter(service: str, style: str = "json", colour: bool = False) -> logging.Formatter:
@@ -85,16 +92,35 @@ def make_formatter(service: str, style: str = "json", colour: bool = False) -> l
     return TextFormatter(colour=colour) if style == "text" else JsonFormatter(service)
 
 
-def configure_logging(service: str, level: str = "INFO") -> logging.Logger:
-    """Route every logger (ours, gunicorn's, libraries') to stdout in the style `LOG_FORMAT` chooses. Idempotent.
+def configure_logging(service: str) -> logging.Logger:
+    """Route every logger (ours, gunicorn's, libraries') to stdout in the style and level the variables choose.
+    Idempotent.
 
-    Raises `ConfigError` when LOG_FORMAT or LOG_COLOR has a value that is not one of its choices."""
+    Raises `ConfigError` when LOG_FORMAT, LOG_COLOR or LOG_LEVEL has a value that is not one of its choices."""
     style = LogStyle.from_env(os.environ, sys.stdout)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(make_formatter(service, style.format, style.colour))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(style.level)
     for noisy in QUIET_LIBRARIES:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return logging.getLogger(service)
+
+
+def gunicorn_logging(service_name: str) -> dict[str, Any]:
+    """gunicorn's `logconfig_dict`: its own lines in the style the app's use, resolved once, so a bad value stops
+    gunicorn before it binds. (Not named `logconfig`: gunicorn reads every setting name in its config module.)"""
+    style = LogStyle.from_env(os.environ, sys.stdout)
+    formatter = {"()": "common.jsonlog.make_formatter", "service": service_name, "style": style.format,
+                 "colour": style.colour}  # fmt: skip
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"service": formatter},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "service", "stream": "ext://sys.stdout"}
+        },
+        "root": {"level": style.level, "handlers": ["stdout"]},
+        "loggers": {"gunicorn.error": {"handlers": ["stdout"], "level": style.level, "propagate": False}},
+    }

@@ -8,14 +8,22 @@ Under gunicorn every worker is a separate process, so metrics use prometheus_cli
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 
+def multiprocess_dir() -> Path | None:
+    """PROMETHEUS_MULTIPROC_DIR, read at call time because prometheus_client itself reads it from the process's
+    environment (at import): the one variable this project reads where the library does, not in a config object."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(path) if path else None
+
+
 def render_metrics() -> tuple[bytes, str]:
     """The exposition text for `/metrics` and its content type."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_dir() is not None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

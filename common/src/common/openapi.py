@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel
@@ -18,6 +18,13 @@ from pydantic.json_schema import models_json_schema
 
 from common.contracts.answers import ErrorBody
 from common.openapi_page import render_docs
+
+if TYPE_CHECKING:
+    from pydantic._internal._dataclasses import PydanticDataclass
+    from pydantic.json_schema import JsonSchemaMode, JsonSchemaValue
+
+    # what `models_json_schema` answers: the schema of each (model, mode) asked for
+    Schemas = dict[tuple[type[BaseModel] | type[PydanticDataclass], JsonSchemaMode], JsonSchemaValue]
 
 F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
@@ -144,7 +151,7 @@ class ApiDoc:
                 request.max_content_length = limit
 
 
-def _parameters(op: Operation, schemas: dict[tuple[type[BaseModel], str], Any]) -> list[dict[str, Any]]:
+def _parameters(op: Operation, schemas: Schemas) -> list[dict[str, Any]]:
     params = [
         {"name": name, "in": "path", "required": True, "schema": schema} for name, schema in op.path_params.items()
     ]
@@ -157,7 +164,7 @@ def _parameters(op: Operation, schemas: dict[tuple[type[BaseModel], str], Any]) 
     return params
 
 
-def _content(answer: Answer, schemas: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
+def _content(answer: Answer, schemas: Schemas) -> dict[str, Any]:
     if answer.model is None:
         return {answer.content_type: {"schema": {"type": "string"}}}
     return {answer.content_type: {"schema": schemas[(answer.model, "serialization")]}}

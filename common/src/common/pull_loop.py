@@ -140,7 +140,7 @@ class PullLoop:
         self._backoff.reset()
         return True
 
-    def _dead_letter(self, item: ReceivedMessage, poison: Poison, ids: dict) -> bool:
+    def _dead_letter(self, item: ReceivedMessage, poison: Poison, ids: dict[str, object]) -> bool:
         extra = {**ids, "reason": poison.reason, "detail": poison.detail}
         if self._dead_letters is None:
             log.error("poison message dropped: this subscription has no dead-letter topic", extra=extra)

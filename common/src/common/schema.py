@@ -21,7 +21,7 @@ import numpy as np
 from common.contracts.base import InputInvalid
 
 SCHEMA_VERSION = 1
-JSON_KINDS = {dict: "an object", list: "an array"}
+JSON_KINDS: dict[type[object], str] = {dict: "an object", list: "an array"}
 MAX_TEXT_LENGTH = 200
 LATEST_YEAR = 2100
 
@@ -284,8 +284,8 @@ def validate_records(raws: Sequence[Any]) -> RecordBatch:
     columns: dict[str, Any] = {**texts}
     for spec in INPUT_FIELDS:
         if not spec.is_text:
-            values = np.where(suspect, 0, numbers[spec.name])
-            columns[spec.name] = values.astype(np.int64) if spec.kind == "int" else values
+            filled = np.where(suspect, 0, numbers[spec.name])
+            columns[spec.name] = filled.astype(np.int64) if spec.kind == "int" else filled
     errors: dict[int, dict[str, str]] = {}
     for index in np.flatnonzero(suspect).tolist():
         try:

@@ -3,6 +3,12 @@
 Every value has a default that works on one machine (`make up`), except where no default is safe; those fail
 at start-up with a message naming the variable. Invalid values (a non-number `BATCH_SIZE`, a split outside
 (0, 1)) fail the same way.
+
+Each component reads the environment in exactly one place: its own config object (`webapp.config`,
+`mlapp.config`, `dbapp.config`, `data_versioning.config`, `common.training.config`, `mlflow_server.config`,
+`local_platform.config`, `common.server_settings` for gunicorn), built from this `Settings` and the helpers
+below. Values that grant access (a database URI with its password, a signing key) are `SecretStr`, so a log
+line, a repr or an error message shows `**********`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import SecretStr
 
 
 class ConfigError(RuntimeError):
@@ -31,22 +39,21 @@ class Settings:
     champion_alias: str
     dbapp_url: str
     dbapp_sqlite_path: Path
-    mongo_uri: str | None
+    mongo_uri: SecretStr | None  # carries the database password
     mongo_db: str
     collection_predictions: str
     collection_corrections: str
     batch_size: int
     train_test_split: float
-    log_level: str
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None, *, require_project: bool = True) -> Settings:
         """`require_project=False` is for jobs whose bus use is optional: without GCP_PROJECT and
         PUBSUB_EMULATOR_HOST, `gcp_project` is then "" instead of a `ConfigError`."""
         env = os.environ if env is None else env
-        data_dir = Path(env.get("PLATFORM_DATA_DIR", ".data")).resolve()
+        data_dir = platform_data_dir(env)
         emulator = env.get("PUBSUB_EMULATOR_HOST") or None
-        project = env.get("GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT")
+        project = gcp_project(env)
         if not project:
             if not emulator and require_project:
                 raise ConfigError(
@@ -66,14 +73,46 @@ class Settings:
             champion_alias=env.get("CHAMPION_ALIAS", "champion"),
             dbapp_url=env.get("DBAPP_URL", "http://127.0.0.1:8082").rstrip("/"),
             dbapp_sqlite_path=Path(env.get("DBAPP_SQLITE_PATH", str(data_dir / "dbapp.sqlite3"))),
-            mongo_uri=env.get("MONGO_URI") or None,
+            mongo_uri=SecretStr(env["MONGO_URI"]) if env.get("MONGO_URI") else None,
             mongo_db=env.get("MONGO_DB", "house_prices"),
             collection_predictions=env.get("COLLECTION_1", "collection_1"),
             collection_corrections=env.get("COLLECTION_2", "collection_2"),
             batch_size=env_int(env, "BATCH_SIZE", 1000, minimum=1),
             train_test_split=env_float(env, "TRAIN_TEST_SPLIT", 0.8, minimum=0, maximum=1, exclusive=True),
-            log_level=env.get("LOG_LEVEL", "INFO").upper(),
         )
+
+    @property
+    def bus_configured(self) -> bool:
+        """A Pub/Sub project is known (GCP_PROJECT, or the emulator's default): events can be published."""
+        return bool(self.gcp_project)
+
+
+def gcp_project(env: Mapping[str, str]) -> str:
+    """GCP_PROJECT, else GOOGLE_CLOUD_PROJECT (the name Google's libraries use), else ""."""
+    return env.get("GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or ""
+
+
+def publish_events(env: Mapping[str, str], settings: Settings, override: bool | None = None) -> bool:
+    """`PUBLISH_EVENTS`, one meaning for every job that publishes (the data job, the trainers): unset, events
+    are published when a bus is configured; `false` never publishes; `true` without a bus is a configuration
+    error, not a silent no-op. `override` (a command-line flag) wins over the variable."""
+    wanted = override if override is not None else env_flag(env, "PUBLISH_EVENTS", None)
+    if wanted and not settings.bus_configured:
+        raise ConfigError(
+            "PUBLISH_EVENTS is on but no event bus is configured: set GCP_PROJECT (Pub/Sub) or "
+            "PUBSUB_EMULATOR_HOST (local emulator), or set PUBLISH_EVENTS=false"
+        )
+    return settings.bus_configured if wanted is None else wanted
+
+
+def env_path(env: Mapping[str, str], name: str) -> Path | None:
+    """An optional folder or file, made absolute; unset or empty gives None."""
+    return Path(env[name]).resolve() if env.get(name) else None
+
+
+def platform_data_dir(env: Mapping[str, str]) -> Path:
+    """PLATFORM_DATA_DIR (default `.data`), absolute: where one machine keeps every component's data."""
+    return Path(env.get("PLATFORM_DATA_DIR") or ".data").resolve()
 
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})

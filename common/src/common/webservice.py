@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from common.api_tokens import VARIABLE as API_TOKENS_VARIABLE
@@ -42,6 +43,12 @@ class RequestIdFilter(logging.Filter):
             if rid:
                 record.request_id = rid
         return True
+
+
+def keep_answer_key_order(app: Flask) -> None:
+    """JSON answers keep the order the models declare their fields in (Flask sorts keys by default)."""
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = False
 
 
 def install_request_log(app: Flask, service: str) -> None:
@@ -135,15 +142,15 @@ def install_json_errors(app: Flask) -> None:
     log = logging.getLogger(f"{app.name}.errors")
 
     @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge):
+    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
         return jsonify(error=too_large_message()), 413
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+    def _http(exc: HTTPException) -> tuple[Response, int]:
         return jsonify(error=exc.description or exc.name), exc.code or 500
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unhandled error", extra={"request_id": request_id()})
         return jsonify(error="internal server error", request_id=request_id()), 500
 

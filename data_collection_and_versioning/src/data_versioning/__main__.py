@@ -86,7 +86,7 @@ def execute(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        configure_logging(SERVICE, os.environ.get("LOG_LEVEL", "INFO").upper())
+        configure_logging(SERVICE)
     except ConfigError as exc:
         sys.stderr.write(f"data-job: {exc}\n")
         sys.exit(EXIT_CONFIG)

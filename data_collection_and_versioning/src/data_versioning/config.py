@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.settings import ConfigError, Settings, env_flag, env_float, env_int
+from common.settings import ConfigError, Settings, env_flag, env_float, env_int, publish_events
 
 SERVICE = "data-job"
 FAILPOINTS = ("after_instream_data", "after_version_data", "after_version_manifest")
@@ -36,13 +36,7 @@ class JobConfig:
     ) -> JobConfig:
         """`publish` / `require_corrections` come from command-line flags and win over the environment."""
         settings = Settings.from_env(SERVICE, env, require_project=False)
-        bus_configured = bool(env.get("PUBSUB_EMULATOR_HOST") or settings.gcp_project)
-        wanted = publish if publish is not None else env_flag(env, "PUBLISH_EVENTS", None)
-        if wanted and not bus_configured:
-            raise ConfigError(
-                "PUBLISH_EVENTS is on but no event bus is configured: set GCP_PROJECT (Pub/Sub) or "
-                "PUBSUB_EMULATOR_HOST (local emulator), or set PUBLISH_EVENTS=false"
-            )
+        publishing = publish_events(env, settings, publish)
         failpoint = env.get("DATA_JOB_FAILPOINT") or None
         if failpoint is not None and failpoint not in FAILPOINTS:
             raise ConfigError(f"DATA_JOB_FAILPOINT must be one of {', '.join(FAILPOINTS)}, got {failpoint!r}")
@@ -56,7 +50,7 @@ class JobConfig:
             raise ConfigError(f"CORRECTIONS_PAGE_SIZE must be between 1 and 500, got {page_size}")
         return cls(
             settings=settings,
-            publish_events=bus_configured if wanted is None else wanted,
+            publish_events=publishing,
             require_corrections=(
                 require_corrections
                 if require_corrections is not None

@@ -92,18 +92,18 @@ def _page(session: requests.Session, url: str, after: str | None, limit: int, ti
     return body
 
 
-def _row(item: Any) -> tuple[dict[str, Any] | None, RejectedCorrection | None]:
+def _row(item: Any) -> dict[str, Any] | RejectedCorrection:
     if not isinstance(item, dict):
-        return None, RejectedCorrection("", "", "item is not a JSON object")
+        return RejectedCorrection("", "", "item is not a JSON object")
     event_id, cursor = str(item.get("event_id", "")), str(item.get("cursor", ""))
     record = item.get("record")
     if not isinstance(record, dict):
-        return None, RejectedCorrection(event_id, cursor, "record: must be a JSON object with the house fields")
+        return RejectedCorrection(event_id, cursor, "record: must be a JSON object with the house fields")
     raw = {**record, "price": item.get("corrected_price")}
     try:
-        return validate_record(raw, require_price=True), None
+        return validate_record(raw, require_price=True)
     except RecordInvalid as exc:
-        return None, RejectedCorrection(event_id, cursor, str(exc), {k: raw.get(k, "") for k in TRAINING_COLUMNS})
+        return RejectedCorrection(event_id, cursor, str(exc), {k: raw.get(k, "") for k in TRAINING_COLUMNS})
 
 
 def _implausible(item: dict[str, Any], row: dict[str, Any], bounds: PriceBounds) -> RejectedCorrection | None:
@@ -140,9 +140,9 @@ def fetch_corrections(
                     continue  # an item repeated across pages is one correction
                 if event_id is not None:
                     seen.add(event_id)
-                row, bad = _row(item)
-                if row is None:
-                    rejected.append(bad)
+                row = _row(item)
+                if isinstance(row, RejectedCorrection):
+                    rejected.append(row)
                 elif (unbelievable := _implausible(item, row, bounds)) is not None:
                     implausible.append(unbelievable)
                 else:

@@ -164,12 +164,13 @@ class Lease:
         try:
             info = self.store.replace_if_generation(LEASE_NAME, record.to_json(), self.generation)
         except PreconditionFailed:
-            info = self._ours_after_retry()
-            if info is None:
+            ours = self._ours_after_retry()
+            if ours is None:
                 raise LeaseLost(
                     f"{self.url} was taken over by another job: this run ran past its lease "
                     f"({self.seconds} s, DATA_JOB_LEASE_SECONDS) and stops before its next commit"
                 ) from None
+            info = ours
         self.record, self.generation, self._renewed = record, info.generation, time.monotonic()
         log.debug("lease renewed", extra={"expires_at": record.expires_at})
 

@@ -8,6 +8,8 @@ never leak from train into valid.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -23,7 +25,7 @@ def row_fractions(frame: pd.DataFrame) -> np.ndarray:
     if frame.empty:
         return np.zeros(0, dtype="float64")
     hashes = pd.util.hash_pandas_object(frame.loc[:, list(TRAINING_COLUMNS)], index=False, hash_key=_HASH_KEY)
-    return (hashes.to_numpy(dtype="uint64") >> np.uint64(11)).astype("float64") * 2.0**-53
+    return cast(np.ndarray, (hashes.to_numpy(dtype="uint64") >> np.uint64(11)).astype("float64") * 2.0**-53)
 
 
 def assign_split(frame: pd.DataFrame, train_fraction: float) -> pd.Series:

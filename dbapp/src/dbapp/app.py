@@ -6,7 +6,13 @@ from flask import Flask
 
 from common.jsonlog import configure_logging
 from common.settings import Settings
-from common.webservice import install_json_errors, install_read_only_port, install_request_log, install_token_check
+from common.webservice import (
+    install_json_errors,
+    install_read_only_port,
+    install_request_log,
+    install_token_check,
+    keep_answer_key_order,
+)
 from dbapp import errors
 from dbapp.api_doc import API
 from dbapp.config import SERVICE, DbappConfig
@@ -21,13 +27,13 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     """Build the app. Without arguments everything comes from the environment (read once, here); tests pass
     their own `settings` and/or `store`."""
     config = DbappConfig.from_env(settings=settings)
-    log = configure_logging(SERVICE, config.settings.log_level)
+    log = configure_logging(SERVICE)
     if store is None:
         store = open_store(config.settings, mongo_settle_seconds=config.mongo_settle_seconds)
 
     app = Flask(SERVICE)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
+    keep_answer_key_order(app)
     app.extensions[EXTENSION] = DbappContext(config=config, store=store)
     install_request_log(app, SERVICE)
     install_json_errors(app)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.api_tokens import ApiTokens
-from common.settings import ConfigError, Settings, env_float, env_int
+from common.server_settings import read_only_port
+from common.settings import ConfigError, Settings, env_float, env_path
 from dbapp.documents import Kind
 
 SERVICE = "dbapp"
@@ -34,9 +35,9 @@ class DbappConfig:
         return cls(
             settings=settings,
             mongo_settle_seconds=env_float(env, "DBAPP_MONGO_SETTLE_SECONDS", 2.0, minimum=0, maximum=3600),
-            consumer_state_dir=Path(env["CONSUMER_STATE_DIR"]) if env.get("CONSUMER_STATE_DIR") else None,
+            consumer_state_dir=env_path(env, "CONSUMER_STATE_DIR"),
             api_tokens=ApiTokens.from_env(env),
-            read_only_port=env_int(env, "READ_ONLY_PORT", 0, minimum=0, maximum=65535) or None,
+            read_only_port=read_only_port(env),
         )
 
     @property

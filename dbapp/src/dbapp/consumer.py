@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
 
 from prometheus_client import multiprocess
@@ -31,6 +31,7 @@ from common.contracts.dead_letters import DeadLetterReason
 from common.dead_letters import Poison
 from common.events import SUBSCRIPTIONS, Event
 from common.jsonlog import configure_logging
+from common.metrics import multiprocess_dir
 from common.settings import ConfigError
 from dbapp.config import DbappConfig
 from dbapp.documents import DocumentInvalid, Kind, normalise
@@ -87,7 +88,7 @@ class EventSink:
         return outcome
 
     @staticmethod
-    def _reject(event: Event, extra: dict, reason: DeadLetterReason, detail: str) -> Poison:
+    def _reject(event: Event, extra: Mapping[str, object], reason: DeadLetterReason, detail: str) -> Poison:
         log.error(
             "event rejected: it can never be stored, so it goes to the dead-letter topic",
             extra={**extra, "reason": detail, "dead_letter_reason": reason},
@@ -168,7 +169,7 @@ def main() -> int:
         configure_logging("dbapp-consumer").error("configuration error: %s", exc)
         return 2
     settings = config.settings
-    configure_logging("dbapp-consumer", settings.log_level)
+    configure_logging("dbapp-consumer")
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -198,8 +199,8 @@ def main() -> int:
             thread.join(timeout=15)
     finally:
         store.close()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            multiprocess.mark_process_dead(os.getpid())
+        if multiprocess_dir() is not None:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
     log.info("consumer stopped")
     return 0
 

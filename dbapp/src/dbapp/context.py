@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from flask import current_app
 
@@ -19,4 +20,4 @@ class DbappContext:
 
 
 def current() -> DbappContext:
-    return current_app.extensions[EXTENSION]
+    return cast(DbappContext, current_app.extensions[EXTENSION])

@@ -19,6 +19,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
@@ -51,7 +52,7 @@ def original_attributes(attributes: dict[str, str]) -> dict[str, str]:
 def describe(received: ReceivedMessage) -> DeadLetter:
     message = received.message
     attributes = dict(message.attributes)
-    fields: dict = {"reason": "unknown"}
+    fields: dict[str, Any] = {"reason": "unknown"}
     try:
         ours = DeadLetterAttributes.model_validate({k: v for k, v in attributes.items() if k in OUR_ATTRIBUTES})
         fields = {
@@ -135,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max", type=int, default=100, help="at most this many messages per subscription")
     args = parser.parse_args(argv)
     configure_logging("dbapp-dead-letters")
-    logging.getLogger().handlers[0].setStream(sys.stderr)  # stdout carries only the dead letters
+    handler = logging.getLogger().handlers[0]
+    if not isinstance(handler, logging.StreamHandler):
+        raise TypeError(f"configure_logging installed {handler!r}, not a StreamHandler that can move to stderr")
+    handler.setStream(sys.stderr)  # stdout carries only the dead letters
     try:
         project = Settings.from_env("dbapp").gcp_project
     except ConfigError as exc:

@@ -33,7 +33,10 @@ class Kind(Enum):
     CORRECTION = "correction"
 
 
-DATA_MODELS: dict[Kind, type[BaseModel]] = {Kind.PREDICTION: PredictionData, Kind.CORRECTION: CorrectionData}
+DATA_MODELS: dict[Kind, type[PredictionData] | type[CorrectionData]] = {
+    Kind.PREDICTION: PredictionData,
+    Kind.CORRECTION: CorrectionData,
+}
 
 
 class DocumentInvalid(InputInvalid):

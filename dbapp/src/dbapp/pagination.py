@@ -73,7 +73,8 @@ def newest_first_page(collection: str, kind: Kind, found: list[StoredDocument], 
 def flat_item(kind: Kind, doc: StoredDocument) -> dict[str, Any]:
     """A document as the seed's history page reads it: the house fields and `price` at the top level."""
     data = doc.data
-    record = data.get("record") if isinstance(data.get("record"), Mapping) else {}
+    raw = data.get("record")
+    record: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     item = {name: record.get(name) for name in FIELD_NAMES}
     item["price"] = data.get("result" if kind is Kind.PREDICTION else "corrected_price")
     item.update(

@@ -4,6 +4,8 @@ too (its body for `/store`, the seed's keys in the answers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, jsonify, request
 
 from common.contracts import store as c
@@ -32,7 +34,7 @@ bp = Blueprint("dbapp", __name__)
 @API.operation(
     "POST", "/store", summary="Store a prediction or a correction", body=c.StoreBody, answers=STORE_ANSWERS, token=True
 )
-def store():
+def store() -> tuple[Response, int]:
     STORE_REQUESTS.inc()
     with STORE_LATENCY.time():
         ctx = context.current()
@@ -41,7 +43,7 @@ def store():
         return _store_answer(wanted, result)
 
 
-def _store_answer(wanted: StoreRequest, result: PutResult):
+def _store_answer(wanted: StoreRequest, result: PutResult) -> tuple[Response, int]:
     """201 stored now; 200 stored before (the same data, or the same house for a seed correction); 409 when the
     event_id is taken by different data."""
     item = result.document.to_item()
@@ -57,7 +59,7 @@ def _store_answer(wanted: StoreRequest, result: PutResult):
     return jsonify(_stored(wanted.table, item, created=False)), 200
 
 
-def _stored(table: str, item: dict, *, created: bool) -> dict:
+def _stored(table: str, item: dict[str, Any], *, created: bool) -> dict[str, Any]:
     """The `StoreAnswer`: the seed's keys (`success`, `message`, `id`) and ours."""
     return {
         "success": created,
@@ -84,7 +86,7 @@ def _stored(table: str, item: dict, *, created: bool) -> dict:
         503: DOWN,
     },
 )
-def retrieve(collection: str):
+def retrieve(collection: str) -> Response:
     RETRIEVE_REQUESTS.inc()
     with RETRIEVE_LATENCY.time():
         ctx = context.current()
@@ -103,7 +105,7 @@ def retrieve(collection: str):
     query=c.PageQuery,
     answers={200: Answer(c.CorrectionsAnswer, "One page"), 422: BAD_PAGE, 503: DOWN},
 )
-def corrections():
+def corrections() -> Response:
     RETRIEVE_REQUESTS.inc()
     with RETRIEVE_LATENCY.time():
         ctx = context.current()
@@ -114,7 +116,7 @@ def corrections():
 
 @bp.get("/healthz")
 @API.operation("GET", "/healthz", summary="Liveness", answers={200: Answer(Alive, "The process answers")})
-def healthz():
+def healthz() -> Response:
     return jsonify(status="ok")
 
 
@@ -122,7 +124,7 @@ def healthz():
 @bp.get("/health")
 @API.operation("GET", "/readyz", summary="Readiness: the database answers", answers=READINESS)
 @API.operation("GET", "/health", summary="Readiness, at the seed's path", answers=READINESS)
-def readyz():
+def readyz() -> Response | tuple[Response, int]:
     """Ready when the database answers. `/health` is the seed system's name for the same probe."""
     store = context.current().store
     try:
@@ -136,6 +138,6 @@ def readyz():
 @API.operation(
     "GET", "/metrics", summary="Prometheus metrics", answers={200: Answer(None, "Prometheus text", "text/plain")}
 )
-def metrics():
+def metrics() -> Response:
     body, content_type = render_metrics()
     return Response(body, headers={"Content-Type": content_type})

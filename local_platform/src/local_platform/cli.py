@@ -11,31 +11,37 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import requests
 
 from common.jsonlog import configure_logging, is_terminal
 from common.settings import ConfigError, Settings
 from local_platform import components
+from local_platform.config import LauncherConfig
 from local_platform.container_stack import ContainerStack
-from local_platform.engine import EngineMissing, detect_engine
+from local_platform.engine import Engine, EngineMissing, detect_engine
 from local_platform.pipeline import create_topics_and_subscriptions, seed_sample_data
 from local_platform.processes import NotReady, terminal_log_env
-from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Ports, Stack
+from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Stack
 from local_platform.supervisor import Supervisor
 
 log = logging.getLogger("platform")
 
 
-def _data_dir() -> Path:
-    return Path(os.environ.get("PLATFORM_DATA_DIR", ".data")).resolve()
+def _process_stack(config: LauncherConfig) -> Stack:
+    return Stack(data_dir=config.data_dir, ports=config.ports, gcp_project=config.gcp_project)
+
+
+def _container_stack(config: LauncherConfig, engine: Engine) -> ContainerStack:
+    return ContainerStack(
+        data_dir=config.data_dir, engine=engine, ports=config.ports, name=config.container_name,
+        gcp_project=config.gcp_project,
+    )  # fmt: skip
 
 
 def _stack(containers: bool) -> Stack | ContainerStack:
-    if containers:
-        return ContainerStack(data_dir=_data_dir(), engine=detect_engine(), ports=Ports.from_env())
-    return Stack(data_dir=_data_dir(), ports=Ports.from_env())
+    config = LauncherConfig.from_env(os.environ)
+    return _container_stack(config, detect_engine()) if containers else _process_stack(config)
 
 
 def up(skip_pipeline: bool = False, containers: bool = False) -> int:
@@ -129,7 +135,8 @@ def _announce(stack: Stack | ContainerStack) -> None:
 
 def pipeline() -> int:
     """Against whichever platform runs: from the job images when `make up-containers` runs it, else as processes."""
-    stack = _running_container_stack() or Stack(data_dir=_data_dir(), ports=Ports.from_env())
+    config = LauncherConfig.from_env(os.environ)
+    stack = _running_container_stack(config) or _process_stack(config)
     env = stack.env()
     for name, url in (("MLflow", env["MLFLOW_TRACKING_URI"] + "/health"), ("dbapp", env["DBAPP_URL"] + "/healthz")):
         try:
@@ -140,12 +147,12 @@ def pipeline() -> int:
     return stack.run_pipeline()
 
 
-def _running_container_stack() -> ContainerStack | None:
+def _running_container_stack(config: LauncherConfig) -> ContainerStack | None:
     try:
         engine = detect_engine()
     except EngineMissing:
         return None
-    stack = ContainerStack(data_dir=_data_dir(), engine=engine, ports=Ports.from_env())
+    stack = _container_stack(config, engine)
     return stack if stack.running_containers() else None
 
 
@@ -161,12 +168,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.update(terminal_log_env(os.environ, is_terminal(sys.stdout)))  # the children inherit it
     try:
-        configure_logging("platform", os.environ.get("LOG_LEVEL", "INFO"))
+        configure_logging("platform")
+        code = up(skip_pipeline=args.skip_pipeline, containers=args.containers) if args.command == "up" else pipeline()
     except ConfigError as exc:
         raise SystemExit(f"platform: {exc}") from None
-    if args.command == "up":
-        sys.exit(up(skip_pipeline=args.skip_pipeline, containers=args.containers))
-    sys.exit(pipeline())
+    sys.exit(code)
 
 
 if __name__ == "__main__":

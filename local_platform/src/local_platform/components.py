@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from local_platform.processes import Child, http_ok, port_open
@@ -50,7 +51,7 @@ def pubsub_emulator(port: int, data_dir: Path, log_path: Path | None = None) -> 
     return Child("pubsub", pubsub_emulator_command(port, data_dir), log_path=log_path)
 
 
-def pubsub_ready(port: int):
+def pubsub_ready(port: int) -> Callable[[], bool]:
     return lambda: port_open("127.0.0.1", port)
 
 
@@ -72,7 +73,7 @@ def mlflow_server(port: int, env: dict[str, str], log_path: Path | None = None) 
     return Child("mlflow", [sys.executable, "-m", "mlflow_server"], env=env, log_path=log_path)
 
 
-def mlflow_ready(port: int):
+def mlflow_ready(port: int) -> Callable[[], bool]:
     return http_ok(f"http://127.0.0.1:{port}/health")
 
 
@@ -90,5 +91,5 @@ def gunicorn_service(
     return Child(name, cmd, env=env, log_path=log_path)
 
 
-def service_ready(port: int):
+def service_ready(port: int) -> Callable[[], bool]:
     return http_ok(f"http://127.0.0.1:{port}/healthz")

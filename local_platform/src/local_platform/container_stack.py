@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +19,6 @@ from local_platform.engine import Engine, image
 from local_platform.processes import LOG_VARIABLES, Child
 from local_platform.stack import CONSUMER_STOP_GRACE, Ports, Stack
 
-# CONTAINER_PLATFORM_NAME names the network and prefixes the containers, so a second platform (the e2e tests)
-# can run beside the one `make up-containers` started without touching it.
-DEFAULT_NAME = "house-price"
 APP_UID = 10001  # the user every image runs as
 PUBSUB_IMAGE = "pubsub-emulator"
 
@@ -32,7 +30,8 @@ class ContainerStack:
     ports: Ports = field(default_factory=Ports)
     tag: str = "latest"
     log_dir: Path | None = None
-    name: str = field(default_factory=lambda: os.environ.get("CONTAINER_PLATFORM_NAME", DEFAULT_NAME))
+    name: str = "house-price"  # names the network and prefixes the containers (CONTAINER_PLATFORM_NAME)
+    gcp_project: str = "local-project"
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -42,7 +41,7 @@ class ContainerStack:
 
     def env(self) -> dict[str, str]:
         """What host-side tools (`make pipeline`, the tests) see: the published ports, as for `make up`."""
-        return Stack(self.data_dir, self.ports).env()
+        return Stack(self.data_dir, self.ports, gcp_project=self.gcp_project).env()
 
     def container_env(self) -> dict[str, str]:
         """What every container sees: the other components by service name, on their container ports, and the
@@ -50,7 +49,7 @@ class ContainerStack:
         return {
             "PLATFORM_DATA_DIR": str(self.data_dir),
             "PUBSUB_EMULATOR_HOST": "pubsub:8085",
-            "GCP_PROJECT": os.environ.get("GCP_PROJECT", "local-project"),
+            "GCP_PROJECT": self.gcp_project,
             "MLFLOW_TRACKING_URI": "http://mlflow:5000",
             "MLFLOW_EXTRA_ALLOWED_HOSTS": "mlflow,mlflow:5000",
             "DBAPP_URL": "http://dbapp:8082",
@@ -86,11 +85,11 @@ class ContainerStack:
         name: str,
         image_name: str,
         port: tuple[int, int] | None,
-        ready,
+        ready: Callable[[], bool] | None,
         timeout: float,
         *args: str,
         stop_grace: float = 15.0,
-    ):
+    ) -> None:
         cmd = self._run_command(name, image_name, list(args), port)
         log = self.log_dir / f"{name}.log" if self.log_dir else None
         child = Child(name, cmd, env=self.engine.env, log_path=log, stop_grace=stop_grace)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import requests
 
@@ -45,7 +45,7 @@ class NotReady(RuntimeError):
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return cast(int, sock.getsockname()[1])
 
 
 def port_open(host: str, port: int) -> bool:
@@ -130,6 +130,8 @@ class Child:
         return "\n".join(self._tail)
 
     def wait_ready(self, check: Callable[[], bool], timeout: float = 60.0) -> Child:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} must be started before waiting for it to be ready")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.running:

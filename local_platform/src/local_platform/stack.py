@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,23 +26,13 @@ class Ports:
     mlapp: int = 8081
     webapp: int = 8080
 
-    @classmethod
-    def from_env(cls) -> Ports:
-        defaults = cls()
-        values = {}
-        for name in ("pubsub", "mlflow", "dbapp", "mlapp", "webapp"):
-            raw = os.environ.get(f"{name.upper()}_PORT", str(getattr(defaults, name)))
-            if not raw.isdigit():
-                raise SystemExit(f"{name.upper()}_PORT must be a port number, got {raw!r}")
-            values[name] = int(raw)
-        return cls(**values)
-
 
 @dataclass
 class Stack:
     data_dir: Path
     ports: Ports = field(default_factory=Ports)
     log_dir: Path | None = None  # None: prefixed output on stdout (make up); a folder: one log file per child
+    gcp_project: str = "local-project"  # any id does for the emulator
     children: list[Child] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -50,7 +40,7 @@ class Stack:
         return {
             "PLATFORM_DATA_DIR": str(self.data_dir),
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.ports.pubsub}",
-            "GCP_PROJECT": os.environ.get("GCP_PROJECT", "local-project"),
+            "GCP_PROJECT": self.gcp_project,
             "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.ports.mlflow}",
             "DBAPP_URL": f"http://127.0.0.1:{self.ports.dbapp}",
             "MLAPP_URL": f"http://127.0.0.1:{self.ports.mlapp}",
@@ -82,7 +72,7 @@ class Stack:
                 "Stop it, or choose other ports with PUBSUB_PORT, MLFLOW_PORT, DBAPP_PORT, MLAPP_PORT, WEBAPP_PORT."
             )
 
-    def _run(self, child: Child, ready, timeout: float) -> Child:
+    def _run(self, child: Child, ready: Callable[[], bool], timeout: float) -> Child:
         self.children.append(child)
         child.start()
         child.wait_ready(ready, timeout=timeout)

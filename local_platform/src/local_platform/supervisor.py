@@ -21,7 +21,7 @@ STABLE_AFTER = 60.0  # seconds of running after which a component's back-off sta
 
 def backoff(failures: int) -> float:
     """Seconds to wait before the restart that follows `failures` consecutive quick exits (1, 2, 4, ... 30)."""
-    return min(MAX_DELAY, FIRST_DELAY * 2 ** max(0, failures - 1))
+    return min(MAX_DELAY, FIRST_DELAY * 2.0 ** max(0, failures - 1))
 
 
 @dataclass

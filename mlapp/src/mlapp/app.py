@@ -13,7 +13,7 @@ from flask import Flask
 
 from common.jsonlog import configure_logging
 from common.settings import Settings
-from common.webservice import install_json_errors, install_request_log
+from common.webservice import install_json_errors, install_request_log, keep_answer_key_order
 from mlapp import inference, inference_doc, routes
 from mlapp.config import SERVICE, MlappConfig, apply_mlflow_http_defaults
 from mlapp.context import EXTENSION, MlappContext
@@ -43,14 +43,14 @@ def create_app(
     from_environment = config is None and settings is None
     config = config or MlappConfig.from_env(settings=settings)
     settings = config.settings
-    log = configure_logging(SERVICE, settings.log_level)
+    log = configure_logging(SERVICE)
     if from_environment:  # the app owns the process (gunicorn): tune MLflow's client for it, not a test's
         apply_mlflow_http_defaults()
     holder = holder or ModelHolder(settings.mlflow_tracking_uri, settings.model_name, settings.champion_alias)
 
     app = Flask(SERVICE)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
+    keep_answer_key_order(app)
     install_request_log(app, SERVICE)
     install_json_errors(app)
     routes.install(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from flask import current_app
 
@@ -26,4 +27,4 @@ class MlappContext:
 
 
 def current() -> MlappContext:
-    return current_app.extensions[EXTENSION]
+    return cast(MlappContext, current_app.extensions[EXTENSION])

@@ -1,5 +1,6 @@
-"""gunicorn settings for mlapp: the shared ones (`common.gunicorn_conf`), port 8081 unless `PORT` says otherwise,
-and a `worker_exit` hook that deletes the worker's promotions subscription.
+"""gunicorn settings for mlapp: the shared ones (`common.gunicorn_conf`), port 8081 and service name "mlapp"
+unless `PORT` / `SERVICE_NAME` say otherwise, and a `worker_exit` hook that deletes the worker's promotions
+subscription.
 
     gunicorn -c python:mlapp.gunicorn_conf 'mlapp.app:create_app()'
 
@@ -9,18 +10,19 @@ platform's launcher uses) cleans up as well on a normal shutdown; the hook is th
 
 from __future__ import annotations
 
-import copy
 import os
+from typing import Any
 
 from common.gunicorn_conf import *  # noqa: F403
-from common.gunicorn_conf import logconfig_dict as _shared_logconfig
+from common.jsonlog import gunicorn_logging
+from common.server_settings import ServerSettings
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8081')}"
-logconfig_dict = copy.deepcopy(_shared_logconfig)
-logconfig_dict["formatters"]["json"]["service"] = os.environ.get("SERVICE_NAME", "mlapp")
+_server = ServerSettings.from_env(os.environ, default_port=8081, default_service="mlapp")
+bind = _server.bind
+logconfig_dict = gunicorn_logging(_server.service_name)
 
 
-def worker_exit(server, worker) -> None:
+def worker_exit(server: Any, worker: Any) -> None:
     from mlapp.context import EXTENSION
 
     app = getattr(worker, "wsgi", None)

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from importlib.metadata import version as package_version
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from flask import Blueprint, Flask, Response, current_app, request
@@ -42,7 +42,7 @@ EXPECTED = f"one input tensor per house field: {', '.join(FIELD_NAMES)}"
 OUTCOMES = {503: m.RequestStatus.UNAVAILABLE, 500: m.RequestStatus.ERROR}  # a refusal's status; 4xx: invalid
 UNION_MEMBERS = {"bool", "int", "float", "constrained-str"}  # how pydantic names a union's members in an error's loc
 MAX_LISTED = 10  # invalid houses or request errors named in one message
-METADATA = {
+METADATA: dict[str, Any] = {  # the fields of `oip.ModelMetadata` that do not depend on the version served
     "platform": "mlflow_sklearn",
     "inputs": [oip.MetadataTensor(name=f, datatype="BYTES" if f in TEXT else "FP64", shape=[-1]) for f in FIELD_NAMES],
     "outputs": [oip.MetadataTensor(name=OUTPUT, datatype="FP64", shape=[-1])],
@@ -205,7 +205,7 @@ def _binary_parts(body: oip.InferenceRequest, binary: bytes) -> dict[str, bytes]
     parts: dict[str, bytes] = {}
     offset = 0
     for tensor in (t for t in body.inputs if "binary_data_size" in (t.parameters or {})):
-        size = tensor.parameters["binary_data_size"]
+        size = (tensor.parameters or {})["binary_data_size"]
         if type(size) is not int or size < 0 or offset + size > len(binary) or tensor.data is not None:
             left = len(binary) - offset
             raise ProtocolError(
@@ -228,12 +228,12 @@ def _values(tensor: oip.Tensor, rows: int, part: bytes | None) -> list[Any]:
         dtype = np.dtype(NUMERIC[tensor.datatype])
         if len(part) != rows * dtype.itemsize:
             raise ProtocolError(f"{where}: {len(part)} bytes of binary data for {rows} elements of {dtype.itemsize}")
-        return np.frombuffer(part, dtype).tolist()
+        return cast(list[Any], np.frombuffer(part, dtype).tolist())
     data = tensor.data
     if data is None:  # shared memory (another extension) is not supported
         raise ProtocolError(f"{where} has neither `data` nor the binary_data_size parameter")
     if len(tensor.shape) == 2 and data and all(type(v) is list and len(v) == 1 for v in data):
-        data = [v[0] for v in data]  # shape [n, 1] nested as [[a], [b], ...]
+        data = [v[0] for v in data if isinstance(v, list)]  # shape [n, 1] nested as [[a], [b], ...]
     if len(data) != rows:
         raise ProtocolError(f"{where} has {len(data)} elements for shape {tensor.shape}; give {rows}, a flat list")
     kind, allowed = JSON_TYPES[tensor.datatype]
@@ -277,7 +277,8 @@ def _binary_output(body: oip.InferenceRequest) -> bool:
 def _respond(model: ServingModel, body: oip.InferenceRequest, prices: list[float], binary: bool) -> Response:
     """The price tensor as JSON, or as a JSON header followed by little-endian FP64 bytes when asked."""
     raw = np.asarray(prices, dtype="<f8").tobytes()
-    size, data = ({"binary_data_size": len(raw)}, None) if binary else (None, prices)
+    size: oip.Parameters | None = {"binary_data_size": len(raw)} if binary else None
+    data: oip.TensorData | None = None if binary else [*prices]
     tensor = oip.Tensor(name=OUTPUT, shape=[len(prices)], datatype="FP64", parameters=size, data=data)
     version = str(model.version)
     answer = oip.InferenceResponse(model_name=model.info["name"], model_version=version, id=body.id, outputs=[tensor])

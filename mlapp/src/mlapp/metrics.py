@@ -12,7 +12,6 @@ so a half-finished swap is visible.
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 
 from prometheus_client import (
@@ -27,7 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from common.metrics import render_metrics
+from common.metrics import multiprocess_dir, render_metrics
 
 # mlapp's own registry: the web app exposes metrics with the same seed names (`prediction_requests_total`,
 # `prediction_latency_seconds`), and both apps are imported into one test process, where one default registry
@@ -166,6 +165,6 @@ def touch_experiment(experiment: str) -> None:
 
 def render() -> tuple[bytes, str]:
     """The `/metrics` body: every worker's files under gunicorn (multiprocess mode), else this registry."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_dir() is not None:
         return render_metrics()
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

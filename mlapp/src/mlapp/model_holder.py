@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
@@ -129,7 +129,7 @@ class ServingModel:
     def predict_columns(self, columns: Mapping[str, Any]) -> list[float]:
         """Validated values column by column (`common.schema.validate_records`) -> prices, with the vectorised
         transform and the regressor's own predict (the same numbers as `predict_one`)."""
-        return self.regressor.predict(self.features.transform(pd.DataFrame(columns))).tolist()
+        return cast(list[float], self.regressor.predict(self.features.transform(pd.DataFrame(columns))).tolist())
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def _sane(price: float) -> bool:
         unavailable=NO_MODEL,
     ),
 )
-def predict():
+def predict() -> Response | tuple[Response, int]:
     with m.ACTIVE_REQUESTS.track_inprogress():
         started = time.perf_counter()
         model = context.current().holder.current  # read once: a swap during this request does not affect it
@@ -111,7 +111,7 @@ def predict():
         unavailable=NO_MODEL,
     ),
 )
-def predict_batch():
+def predict_batch() -> Response | tuple[Response, int]:
     with m.ACTIVE_REQUESTS.track_inprogress():
         started = time.perf_counter()
         model = context.current().holder.current
@@ -178,7 +178,7 @@ def _batch_records() -> RecordBatch:
     summary="The serving model",
     answers={200: Answer(c.ModelInfo, "The model and its registry facts"), 503: NO_MODEL},
 )
-def model_info():
+def model_info() -> Response | tuple[Response, int]:
     holder = context.current().holder
     model = holder.current
     if model is None:
@@ -198,7 +198,7 @@ def model_info():
 
 @bp.get("/healthz")
 @API.operation("GET", "/healthz", summary="Liveness", answers={200: Answer(Alive, "The process answers")})
-def healthz():
+def healthz() -> Response:
     return jsonify(status="ok")
 
 
@@ -207,7 +207,7 @@ READINESS = {200: Answer(c.Ready, "A model is loaded"), 503: Answer(c.NotReady, 
 
 @bp.get("/readyz")
 @API.operation("GET", "/readyz", summary="Readiness: a model is loaded", answers=READINESS)
-def readyz():
+def readyz() -> Response | tuple[Response, int]:
     model = context.current().holder.current
     if model is None:
         return jsonify(status="unavailable", error=context.current().holder.unavailable_reason()), 503
@@ -216,7 +216,7 @@ def readyz():
 
 @bp.get("/health")
 @API.operation("GET", "/health", summary="Readiness, at the seed's path", answers=READINESS)
-def health():
+def health() -> Response | tuple[Response, int]:
     """The seed's probe path: the same answer as /readyz."""
     return readyz()
 
@@ -228,7 +228,7 @@ def health():
     summary="Prometheus metrics",
     answers={200: Answer(None, "Prometheus text format", "text/plain")},
 )
-def metrics():
+def metrics() -> Response:
     body, content_type = m.render()
     return Response(body, headers={"Content-Type": content_type})
 
@@ -238,9 +238,9 @@ def install(app: Flask) -> None:
     API.install(app)
 
     @app.errorhandler(RecordInvalid)
-    def _invalid(exc: RecordInvalid):
+    def _invalid(exc: RecordInvalid) -> tuple[Response, int]:
         return jsonify(error=f"invalid house record: {exc}", fields=exc.fields), 422
 
     @app.errorhandler(BadBody)
-    def _bad_body(exc: BadBody):
+    def _bad_body(exc: BadBody) -> tuple[Response, int]:
         return jsonify(error=str(exc), **exc.extra), exc.status

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from common.jsonlog import configure_logging
+from common.settings import ConfigError
 from mlflow_server.config import ServerConfig
 
 log = logging.getLogger("mlflow-server")
@@ -64,9 +65,12 @@ def prepare_artifacts(destination: str) -> None:
 
 
 def main() -> None:
-    configure_logging("mlflow")
-    config = ServerConfig.from_env()
-    prepare_backend_store(config.backend_store_uri)
+    try:
+        configure_logging("mlflow")
+        config = ServerConfig.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"mlflow-server: {exc}") from None
+    prepare_backend_store(config.backend_store_uri.get_secret_value())
     prepare_artifacts(config.artifacts_destination)
     log.info("starting mlflow server on %s:%s", config.host, config.port)
     os.environ.update(config.server_env())

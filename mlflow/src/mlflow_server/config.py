@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+
+from pydantic import SecretStr
+
+from common.settings import env_flag, env_int, platform_data_dir
 
 # Host headers the server accepts (fnmatch patterns, as `mlflow server --allowed-hosts` reads them). Setting
 # the flag replaces MLflow's default list, so that list's local and private-address entries are repeated here
@@ -29,16 +32,9 @@ def with_driver(uri: str) -> str:
     return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else uri
 
 
-def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = env.get(name, "").strip() or str(default)
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
-        raise SystemExit(f"{name} must be a whole number from {minimum} to {maximum}, got {raw!r}")
-    return int(raw)
-
-
 @dataclass(frozen=True)
 class ServerConfig:
-    backend_store_uri: str
+    backend_store_uri: SecretStr  # MLFLOW_BACKEND_STORE_URI: a database URI carries its password
     artifacts_destination: str
     host: str
     port: int
@@ -51,16 +47,18 @@ class ServerConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerConfig:
         env = os.environ if env is None else env
-        data_dir = Path(env.get("PLATFORM_DATA_DIR", ".data")).resolve()
+        data_dir = platform_data_dir(env)
         extra_hosts = [h.strip() for h in env.get("MLFLOW_EXTRA_ALLOWED_HOSTS", "").split(",") if h.strip()]
         return cls(
-            backend_store_uri=with_driver(env.get("MLFLOW_BACKEND_STORE_URI") or f"sqlite:///{data_dir / 'mlflow.db'}"),
+            backend_store_uri=SecretStr(
+                with_driver(env.get("MLFLOW_BACKEND_STORE_URI") or f"sqlite:///{data_dir / 'mlflow.db'}")
+            ),
             artifacts_destination=env.get("MLFLOW_ARTIFACTS_DESTINATION", (data_dir / "mlartifacts").as_uri()),
             host=env.get("MLFLOW_HOST", "127.0.0.1"),
-            port=_whole_number(env, "MLFLOW_PORT", 5000, 1, 65535),
-            workers=_whole_number(env, "MLFLOW_WORKERS", 2, 1, 64),
+            port=env_int(env, "MLFLOW_PORT", 5000, minimum=1, maximum=65535),
+            workers=env_int(env, "MLFLOW_WORKERS", 2, minimum=1, maximum=64),
             allowed_hosts=",".join((DEFAULT_ALLOWED_HOSTS, *extra_hosts)),
-            job_execution=env.get(JOB_EXECUTION_ENV, "false").strip().lower() in ("1", "true", "yes", "on"),
+            job_execution=bool(env_flag(env, JOB_EXECUTION_ENV, False)),
         )
 
     def server_env(self) -> dict[str, str]:
@@ -71,7 +69,7 @@ class ServerConfig:
         return [
             "server",
             "--backend-store-uri",
-            self.backend_store_uri,
+            self.backend_store_uri.get_secret_value(),  # in-process: `cli.main(args=...)`, never a command line
             "--artifacts-destination",
             self.artifacts_destination,
             "--serve-artifacts",

@@ -28,21 +28,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.jsonlog import configure_logging
-from common.settings import ConfigError, Settings
-from common.training import FamilyError, FamilySpec, discover_families, publishing_enabled, train_family
+from common.settings import ConfigError
+from common.training import FamilyError, FamilySpec, TrainerConfig, discover_families, train_family
+from common.training.config import SERVICE
 
-log = logging.getLogger("trainer")
+log = logging.getLogger(SERVICE)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DEFERRED = 3
 
 
-def models_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
-    """MODELS_DIR when set; else the `models/` folder this package lives in (a repo checkout); else ./models."""
-    env = os.environ if env is None else env
-    if env.get("MODELS_DIR"):
-        return Path(env["MODELS_DIR"]).resolve()
+def default_models_dir() -> Path:
+    """The `models/` folder this package lives in (a repo checkout), else ./models: where the families are when
+    MODELS_DIR is unset."""
     beside = Path(__file__).resolve().parents[2]
     if any((child / "family.py").is_file() for child in beside.iterdir() if child.is_dir()):
         return beside
@@ -80,7 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # stdout carries JSON log lines only; the run URL is in the "training finished" log entry instead.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    folder = models_dir()
+    try:
+        config = TrainerConfig.from_env(os.environ, default_models_dir=default_models_dir())
+        configure_logging(SERVICE)
+    except ConfigError as exc:
+        sys.stderr.write(f"train: configuration error: {exc}\n")
+        return EXIT_USAGE
+    folder = config.models_dir
     if args.list:
         try:
             families = discover_families(folder)
@@ -91,23 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     try:
-        settings = Settings.from_env("trainer", require_project=False)
-    except ConfigError as exc:
-        configure_logging("trainer")
-        log.error("configuration error: %s", exc)
-        return EXIT_USAGE
-    configure_logging("trainer", settings.log_level)
-    try:
         selected = select(discover_families(folder), args)
     except FamilyError as exc:
         log.error("%s", exc, extra={"models_dir": str(folder)})
         return EXIT_USAGE
 
+    settings = config.settings
     publisher = None
-    if not publishing_enabled():
-        log.info("PUBLISH_EVENTS is off: promotions are not announced on the bus")
-    elif not settings.gcp_project:
-        log.warning("no bus configured (GCP_PROJECT / PUBSUB_EMULATOR_HOST unset): promotions are not announced")
+    if not config.publish_events:
+        log.info("events are off (PUBLISH_EVENTS=false, or no bus configured): promotions are not announced")
     else:
         from common.bus import Publisher
 
@@ -116,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     deferred: dict[str, str] = {}  # family -> reason
     for spec in selected:
         try:
-            result = train_family(spec, settings, publisher=publisher)
+            result = train_family(spec, settings, publisher=publisher, threads=config.train_threads)
         except Exception:
             log.exception("training failed", extra={"family": spec.name})
             failed.append(spec.name)

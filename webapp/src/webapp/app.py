@@ -5,11 +5,10 @@ Each gunicorn worker builds its own app (no `--preload`): the Pub/Sub client mus
 
 from __future__ import annotations
 
-import os
 from functools import partial
 
 import requests
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,7 +16,7 @@ from common.blobstore import BlobStore, open_store
 from common.bus import Publisher
 from common.jsonlog import configure_logging
 from common.settings import Settings
-from common.webservice import install_request_log, install_token_check
+from common.webservice import install_request_log, install_token_check, keep_answer_key_order
 from webapp import errors, formatting
 from webapp.clients import DbappClient, MlappClient, make_session
 from webapp.config import SERVICE, WebappConfig
@@ -62,19 +61,18 @@ def create_app(
 ) -> Flask:
     """Build the app. Without arguments everything comes from the environment (read once, here); tests pass
     their own `config`/`settings`, and may pass the bus, HTTP session or landing store."""
-    level = (config.settings if config else settings).log_level if (config or settings) else None
-    log = configure_logging(SERVICE, level or os.environ.get("LOG_LEVEL", "INFO").upper())
+    log = configure_logging(SERVICE)
     config = config or WebappConfig.from_env(settings=settings)
 
     app = Flask(SERVICE)
     app.config.update(
-        SECRET_KEY=config.secret_key,
+        SECRET_KEY=config.secret_key.get_secret_value(),
         MAX_CONTENT_LENGTH=config.max_upload_bytes + FORM_OVERHEAD_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the browser session: a slow form filler is not refused
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
-    app.json.sort_keys = False
+    keep_answer_key_order(app)
     http = session or make_session()
     timeout = (config.connect_timeout, config.read_timeout)
     landing = partial(open_store, config.settings.landing_bucket)
@@ -85,7 +83,7 @@ def create_app(
         mlapp=MlappClient(config.mlapp_url, http, timeout),
         dbapp=DbappClient(config.dbapp_url, http, timeout),
         bus=bus or Publisher(config.settings.gcp_project),
-        tokens=CorrectionTokens(config.secret_key),
+        tokens=CorrectionTokens(config.secret_key.get_secret_value()),
         open_landing=landing,
         form_limiter=RateLimiter(config.form_rate_per_minute) if config.form_rate_per_minute else None,
         upload_slots=UploadSlots(config.max_concurrent_uploads),
@@ -105,11 +103,11 @@ def create_app(
     api.API.install(app)
 
     @app.context_processor
-    def _layout() -> dict:
+    def _layout() -> dict[str, object]:
         return {"navigation": NAVIGATION, "max_upload_mb": config.max_upload_mb}
 
     @app.after_request
-    def _security_headers(response):
+    def _security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
@@ -133,7 +131,7 @@ def _install_form_rate_limit(app: Flask, limiter: RateLimiter | None) -> None:
         return
 
     @app.before_request
-    def _rate_limit_forms():
+    def _rate_limit_forms() -> tuple[str, int, dict[str, str]] | None:
         if request.method != "POST" or request.endpoint not in RATE_LIMITED_FORMS:
             return None
         wait = limiter.wait_seconds(request.remote_addr or "unknown")

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from common.api_tokens import ApiTokens
 from common.settings import ConfigError, Settings, env_flag, env_int
 
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 class WebappConfig:
     settings: Settings
     mlapp_url: str
-    secret_key: str
+    secret_key: SecretStr
     secret_key_source: str  # "env", "file" (generated earlier on this machine) or "generated"
     max_upload_bytes: int
     connect_timeout: float = 1.0
@@ -59,7 +61,7 @@ class WebappConfig:
         return cls(
             settings=settings,
             mlapp_url=(env.get("MLAPP_URL") or DEFAULT_MLAPP_URL).rstrip("/"),
-            secret_key=secret,
+            secret_key=SecretStr(secret),
             secret_key_source=source,
             max_upload_bytes=env_int(env, "MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, minimum=1) * 1024 * 1024,
             api_tokens=ApiTokens.from_env(env),

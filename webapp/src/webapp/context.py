@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from flask import current_app
 
@@ -41,4 +42,4 @@ class WebappContext:
 
 
 def current() -> WebappContext:
-    return current_app.extensions[EXTENSION]
+    return cast(WebappContext, current_app.extensions[EXTENSION])

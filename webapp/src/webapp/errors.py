@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -29,14 +29,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path in JSON_PATHS
 
 
-def _page(code: int, message: str, title: str | None = None):
+def _page(code: int, message: str, title: str | None = None) -> tuple[str, int]:
     page = render_template("error.html", code=code, title=title or TITLES.get(code, "Error"), message=message)
     return page, code
 
 
 def install(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError):
+    def _csrf(exc: CSRFError) -> tuple[Response | str, int]:
         log.info("form refused: CSRF check failed", extra={"reason": exc.description})
         if wants_json():
             return jsonify(error=f"CSRF check failed: {exc.description}"), 400
@@ -48,7 +48,7 @@ def install(app: Flask) -> None:
         )
 
     @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge):
+    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int]:
         if request.path == "/upload":
             return uploads.too_large()
         if wants_json():
@@ -56,7 +56,7 @@ def install(app: Flask) -> None:
         return _page(413, "What you sent is too large.")
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+    def _http(exc: HTTPException) -> tuple[Response | str, int]:
         code = exc.code or 500
         if wants_json():
             return jsonify(error=exc.description or exc.name), code
@@ -67,7 +67,7 @@ def install(app: Flask) -> None:
         return _page(code, message)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> tuple[Response | str, int]:
         ERROR_COUNT.inc()
         log.exception("unhandled error", extra={"request_id": request_id()})
         if wants_json():

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def dollars(value: Any) -> str:
@@ -57,7 +60,7 @@ def signed_dollars(value: Any) -> str:
     return f"+{text}" if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else text
 
 
-def install(app) -> None:
+def install(app: Flask) -> None:
     app.add_template_filter(dollars, "dollars")
     app.add_template_filter(when, "when")
     app.add_template_filter(number, "number")

@@ -4,7 +4,7 @@ envelopes; producers build the data with these models, consumers get it validate
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -20,7 +20,7 @@ class Envelope(Payload):
     type: Literal["prediction.made", "correction.submitted", "dataset.version.committed", "model.promoted"]
     schema_version: Literal[1]
     occurred_at: datetime
-    data: dict
+    data: dict[str, Any]
 
 
 # A prediction or correction event carries exactly what dbapp stores.

@@ -10,7 +10,7 @@ stored document has a bounded size.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator, RootModel, WithJsonSchema, create_model
 from pydantic_core import PydanticCustomError
@@ -190,16 +190,23 @@ def _flat_field(spec: FieldSpec) -> tuple[type, Any]:
     """One house field of a flat item, with the rule table's type and range."""
     if spec.is_text:
         return str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, title=spec.label, examples=[spec.example])
-    bounds = {"gt" if spec.exclusive_minimum else "ge": spec.minimum, "le": spec.maximum}
-    return (int if spec.kind == "int" else float), Field(title=spec.label, examples=[spec.example], **bounds)
+    number = int if spec.kind == "int" else float
+    if spec.exclusive_minimum:
+        return number, Field(title=spec.label, examples=[spec.example], gt=spec.minimum, le=spec.maximum)
+    return number, Field(title=spec.label, examples=[spec.example], ge=spec.minimum, le=spec.maximum)
 
 
-FlatHouse = create_model(
-    "FlatHouse",
-    __base__=Payload,
-    __doc__="The 16 house fields, at the top level of an item.",
-    **{spec.name: _flat_field(spec) for spec in INPUT_FIELDS},
-)
+def _flat_house() -> type[Payload]:
+    fields: dict[str, Any] = {spec.name: _flat_field(spec) for spec in INPUT_FIELDS}
+    return create_model(
+        "FlatHouse", __base__=Payload, __doc__="The 16 house fields, at the top level of an item.", **fields
+    )
+
+
+if TYPE_CHECKING:  # made at run time from the rule table: to mypy, a Payload without the 16 fields
+    FlatHouse = Payload
+else:
+    FlatHouse = _flat_house()
 
 
 class RetrieveItem(FlatHouse):

@@ -90,6 +90,6 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # mlflow's annotation omits None, which unsets it
         if previous_env is not None:
             os.environ["MLFLOW_TRACKING_URI"] = previous_env

@@ -21,10 +21,9 @@ The run ends FINISHED only after step 7, FAILED if any of steps 5-7 raised.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from mlflow import MlflowClient
 from mlflow.entities import Run
@@ -33,7 +32,7 @@ from threadpoolctl import threadpool_limits
 from common import registry
 from common.blobstore import open_store
 from common.bus import Publisher
-from common.settings import ConfigError, Settings
+from common.settings import Settings
 from common.training.deferred import is_deferred, logged_candidate, registered_version
 from common.training.evaluation import Evaluation
 from common.training.family import FamilySpec
@@ -47,22 +46,22 @@ from common.training.steps.publish import publish_promotion
 from common.training.steps.register import register_candidate
 from common.training.tracking import ensure_experiment, find_finished_run, open_run
 
-__all__ = ["TrainResult", "publishing_enabled", "train_family", "train_threads"]
+__all__ = ["TrainResult", "TrainStatus", "train_family"]
 
 log = logging.getLogger(__name__)
 
-PUBLISH_EVENTS_ENV = "PUBLISH_EVENTS"
-# OpenMP threads for fitting and scoring (HistGradientBoosting). One is the robust default for this data size:
-# spinning OpenMP workers on a shared, busy node can make a 2-second fit take minutes.
-TRAIN_THREADS_ENV = "TRAIN_THREADS"
+
+class TrainStatus(StrEnum):
+    TRAINED = "trained"
+    REDECIDED = "redecided"  # a deferred decision taken again
+    SKIPPED = "skipped"  # already trained for this dataset version
+    NO_DATA = "no_data"  # no committed dataset version yet
 
 
 @dataclass(frozen=True)
 class TrainResult:
     family: str
-    # "trained", "redecided" (a deferred decision taken again), "skipped" (already trained for this dataset
-    # version) or "no_data"
-    status: str
+    status: TrainStatus
     dataset_version: int | None = None
     run_id: str | None = None
     model_version: int | None = None
@@ -71,23 +70,12 @@ class TrainResult:
     event_id: str | None = None
 
 
-def publishing_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """`PUBLISH_EVENTS=false` (or 0/no/off) turns the `model.promoted` event off; it is on by default."""
-    env = os.environ if env is None else env
-    return env.get(PUBLISH_EVENTS_ENV, "true").strip().lower() not in {"0", "false", "no", "off"}
-
-
-def train_threads(env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    raw = env.get(TRAIN_THREADS_ENV, "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{TRAIN_THREADS_ENV} must be a whole number >= 1, got {raw!r}")
-    return int(raw)
-
-
-def train_family(spec: FamilySpec, settings: Settings, *, publisher: Publisher | None = None) -> TrainResult:
-    """Train, register and maybe promote one family on the latest committed dataset version (see module doc)."""
-    with threadpool_limits(limits=train_threads(), user_api="openmp"):
+def train_family(
+    spec: FamilySpec, settings: Settings, *, publisher: Publisher | None = None, threads: int = 1
+) -> TrainResult:
+    """Train, register and maybe promote one family on the latest committed dataset version (see module doc).
+    `threads` caps OpenMP's threads for fitting and scoring (`TrainerConfig.train_threads`)."""
+    with threadpool_limits(limits=threads, user_api="openmp"):
         return _train_family(spec, settings, publisher)
 
 
@@ -100,7 +88,7 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
             "no committed dataset version yet: nothing to train",
             extra={"family": spec.name, "model_name": settings.model_name, "bucket": store.url},
         )
-        return TrainResult(spec.name, "no_data")
+        return TrainResult(spec.name, TrainStatus.NO_DATA)
     job = Job(spec.name, settings.model_name, version)
 
     client = registry.client(settings.mlflow_tracking_uri)
@@ -108,7 +96,7 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
     existing = find_finished_run(client, experiment_id, settings.model_name, version)
     if existing is not None and not is_deferred(existing):
         log.info("already trained on this dataset version: nothing to do", extra=job.extra(run_id=existing.info.run_id))
-        return TrainResult(spec.name, "skipped", version, run_id=existing.info.run_id)
+        return TrainResult(spec.name, TrainStatus.SKIPPED, version, run_id=existing.info.run_id)
 
     data = load_dataset(store, job)
     if existing is not None:
@@ -125,7 +113,14 @@ def _train_family(spec: FamilySpec, settings: Settings, publisher: Publisher | N
         extra=candidate.extra(decision=decision.label, seconds=seconds_since(started), run_url=run_url),
     )
     return TrainResult(
-        spec.name, "trained", version, candidate.run_id, candidate.model_version, scores.holdout, decision, event_id
+        spec.name,
+        TrainStatus.TRAINED,
+        version,
+        candidate.run_id,
+        candidate.model_version,
+        scores.holdout,
+        decision,
+        event_id,
     )
 
 
@@ -138,11 +133,18 @@ def _decide_again(
     model_version = registered_version(client, job.model_name, run_id)
     if model_version is None:
         log.warning("the deferred run registered no version: nothing to decide", extra=job.extra(run_id=run_id))
-        return TrainResult(job.family, "skipped", job.dataset_version, run_id=run_id)
+        return TrainResult(job.family, TrainStatus.SKIPPED, job.dataset_version, run_id=run_id)
     candidate = logged_candidate(job, run, model_version)
     log.info("deciding again for the version whose promotion was deferred", extra=candidate.extra())
     decision = decide(client, settings, candidate, holdout)
     event_id = publish_promotion(publisher, client, candidate, decision)
     return TrainResult(
-        job.family, "redecided", job.dataset_version, run_id, model_version, candidate.holdout, decision, event_id
+        job.family,
+        TrainStatus.REDECIDED,
+        job.dataset_version,
+        run_id,
+        model_version,
+        candidate.holdout,
+        decision,
+        event_id,
     )

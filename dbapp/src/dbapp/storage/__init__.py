@@ -15,9 +15,8 @@ def open_store(settings: Settings, *, mongo_settle_seconds: float = 2.0) -> Docu
     if settings.mongo_uri:
         from dbapp.storage.mongo import MongoStore, connect
 
-        return MongoStore(
-            connect(settings.mongo_uri), settings.mongo_db, collections, settle_seconds=mongo_settle_seconds
-        )
+        client = connect(settings.mongo_uri.get_secret_value())
+        return MongoStore(client, settings.mongo_db, collections, settle_seconds=mongo_settle_seconds)
     from dbapp.storage.sqlite import SqliteStore
 
     return SqliteStore(settings.dbapp_sqlite_path, collections)

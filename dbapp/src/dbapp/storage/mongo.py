@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, monitoring
+from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from dbapp.metrics import DB_CONNECTIONS, DB_ERRORS
@@ -51,7 +52,7 @@ class ConnectionGauge(monitoring.ConnectionPoolListener):
     def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None: ...
 
 
-def connect(uri: str, *, server_selection_timeout_ms: int = 5000) -> MongoClient:
+def connect(uri: str, *, server_selection_timeout_ms: int = 5000) -> MongoClient[dict[str, Any]]:
     """A client with aware UTC datetimes, the connection gauge, and a short server-selection timeout (unless
     the URI sets one) so that `/readyz` answers 503 quickly when the server is down. Writes are acknowledged
     only once a majority of the replica set has them in its journal (unless the URI sets `w`): an event dbapp
@@ -69,7 +70,7 @@ class MongoStore:
 
     def __init__(
         self,
-        client: MongoClient,
+        client: MongoClient[dict[str, Any]],
         database: str,
         collections: Iterable[str],
         *,
@@ -101,7 +102,7 @@ class MongoStore:
                     self.db[COUNTERS].update_one({"_id": name}, {"$max": {"seq": int(highest["seq"])}}, upsert=True)
             self._indexes_ready = True
 
-    def _collection(self, collection: str):
+    def _collection(self, collection: str) -> Collection[dict[str, Any]]:
         if collection not in self.collections:
             raise KeyError(f"unknown collection {collection!r}")
         self._ensure_indexes()
@@ -111,6 +112,8 @@ class MongoStore:
         counter = self.db[COUNTERS].find_one_and_update(
             {"_id": collection}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
+        if counter is None:  # an upsert asked for the document after it always returns one
+            raise RuntimeError(f"the {COUNTERS} upsert for {collection!r} returned no counter")
         return int(counter["seq"])
 
     def put(self, collection: str, event_id: str, data: dict[str, Any]) -> PutResult:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from dbapp.metrics import DB_CONNECTIONS
 from dbapp.storage.base import MAX_SEQ, PutResult, StoredDocument, guard, utcnow
@@ -95,11 +95,11 @@ class SqliteStore:
         Changing the journal mode needs an exclusive lock and SQLite does not wait on its busy handler for it,
         so when several connections (threads, gunicorn workers, the consumer) open at the same moment the
         switch is retried until `busy_timeout_seconds` instead of failing the first write."""
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        mode = cast(str, conn.execute("PRAGMA journal_mode").fetchone()[0])
         deadline = time.monotonic() + self.busy_timeout_seconds
         while mode.lower() != "wal":
             try:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = cast(str, conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
@@ -158,7 +158,7 @@ class SqliteStore:
         self._check(collection)
         with guard(self.backend, "count", _ERRORS):
             row = self._connection().execute("SELECT COUNT(*) FROM documents WHERE collection = ?", (collection,))
-            return row.fetchone()[0]
+            return cast(int, row.fetchone()[0])
 
     def ping(self) -> None:
         with guard(self.backend, "ping", _ERRORS):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from common.contracts import webapp_api as w
 from common.contracts.answers import ErrorBody
@@ -46,7 +46,7 @@ class BadRequest(ValueError):
 
 
 @bp.errorhandler(BadRequest)
-def _bad_request(exc: BadRequest):
+def _bad_request(exc: BadRequest) -> tuple[Response, int]:
     body: dict[str, Any] = {"error": str(exc)}
     if exc.fields is not None:
         body["fields"] = exc.fields
@@ -85,7 +85,7 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _unavailable(exc: ServiceUnavailable):
+def _unavailable(exc: ServiceUnavailable) -> tuple[Response, int]:
     ERROR_COUNT.inc()
     log.warning("price service unavailable", extra={"reason": exc.reason, "detail": exc.detail})
     error = "the price service is not available right now"
@@ -109,7 +109,7 @@ def _unavailable(exc: ServiceUnavailable):
         bad_request=BAD_REQUEST,
     ),
 )
-def predict():
+def predict() -> Response | tuple[Response, int]:
     PREDICTION_REQUESTS.inc()
     key = _idempotency_key()
     try:
@@ -150,7 +150,7 @@ def _correction(body: dict[str, Any], key: str | None) -> tuple[CorrectionContex
         bad_request=BAD_REQUEST,
     ),
 )
-def corrections():
+def corrections() -> tuple[Response, int]:
     CORRECTION_REQUESTS.inc()
     key = _idempotency_key()
     carried, corrected = _correction(_body(), key)

@@ -32,7 +32,7 @@ METRICS = (
 
 
 @bp.get("/show_predictions")
-def show_predictions():
+def show_predictions() -> tuple[str, int]:
     ctx = context.current()
     tab = request.args.get("tab", TABS[0])
     if tab not in TABS:
@@ -67,7 +67,7 @@ def _defeated(info: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @bp.get("/model")
-def model():
+def model() -> str | tuple[str, int]:
     ctx = context.current()
     try:
         info = ctx.mlapp.model_info()

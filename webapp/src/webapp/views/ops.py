@@ -12,13 +12,13 @@ bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
 @bp.get("/health")
-def readyz():
+def readyz() -> Response | tuple[Response, int]:
     """Ready once the app is built with its event publisher: only what this pod itself needs, so a slow mlapp
     or dbapp never takes every webapp pod out of its Service at once (pages say plainly when one is down, and
     corrections only need the bus). `?verbose=1`, as Kubernetes' own `/readyz?verbose`, also reports both."""
@@ -32,6 +32,6 @@ def readyz():
 
 
 @bp.get("/metrics")
-def metrics():
+def metrics() -> Response:
     body, content_type = render_metrics()
     return Response(body, headers={"Content-Type": content_type})

@@ -27,27 +27,29 @@ GROUPS = grouped_fields()
 
 
 @bp.context_processor
-def _fields() -> dict:
+def _fields() -> dict[str, object]:
     return {"groups": GROUPS, "fields": INPUT_FIELDS}
 
 
 @bp.get("/")
-def home():
+def home() -> str:
     return render_template("home.html")
 
 
 @bp.get("/predict_page")
-def predict_page():
+def predict_page() -> str:
     values = example_values() if request.args.get("example") else {}
     return render_template("predict.html", values=values, errors={}, notice=None)
 
 
-def _form_again(values: dict[str, str], errors: dict[str, str], status: int, notice: str | None = None):
+def _form_again(
+    values: dict[str, str], errors: dict[str, str], status: int, notice: str | None = None
+) -> tuple[str, int]:
     return render_template("predict.html", values=values, errors=errors, notice=notice), status
 
 
 @bp.post("/predict")
-def predict():
+def predict() -> str | tuple[str, int]:
     PREDICTION_REQUESTS.inc()
     ctx = context.current()
     values, record, errors = house_record(request.form)
@@ -78,7 +80,7 @@ def predict():
 
 
 @bp.post("/correct_prediction")
-def correct_prediction():
+def correct_prediction() -> str | tuple[str, int]:
     CORRECTION_REQUESTS.inc()
     ctx = context.current()
     token = request.form.get("correction_token", "")
@@ -90,7 +92,7 @@ def correct_prediction():
     typed = request.form.get("corrected_price", "")
     value, error = parse_price(typed)
 
-    def result_again(status: int, errors: dict[str, str], notice: str | None):
+    def result_again(status: int, errors: dict[str, str], notice: str | None) -> tuple[str, int]:
         prediction = Prediction(result=carried.predicted_price or 0.0, model=carried.model or {})
         page = render_template(
             "result.html",

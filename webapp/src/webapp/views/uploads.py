@@ -10,7 +10,7 @@ from common.schema import TRAINING_COLUMNS
 from webapp import context, messages
 from webapp.limits import Busy
 from webapp.metrics import ERROR_COUNT
-from webapp.upload import validate_and_store
+from webapp.upload import UploadReport, validate_and_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("uploads", __name__)
@@ -18,17 +18,17 @@ bp = Blueprint("uploads", __name__)
 COLUMNS = ("date", *TRAINING_COLUMNS)
 
 
-def upload_page(status: int = 200, *, report=None, error: str | None = None):
+def upload_page(status: int = 200, *, report: UploadReport | None = None, error: str | None = None) -> tuple[str, int]:
     return render_template("upload.html", report=report, error=error, columns=COLUMNS), status
 
 
 @bp.get("/upload")
-def upload_form():
+def upload_form() -> tuple[str, int]:
     return upload_page()
 
 
 @bp.post("/upload")
-def upload():
+def upload() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     sent = request.files.get("file")
     if sent is None or not sent.filename:
         return upload_page(400, error="Choose a CSV file to upload.")
@@ -47,7 +47,7 @@ def upload():
     return upload_page(200 if report.stored else 422, report=report)
 
 
-def too_large():
+def too_large() -> tuple[str, int]:
     """The answer to an upload over MAX_UPLOAD_MB (called by the 413 error handler)."""
     limit = context.current().config.max_upload_mb
     message = f"The file is larger than the {limit:g} MB upload limit. Split it into smaller files and upload each."

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import mlflow.sklearn
 import numpy as np
@@ -21,7 +21,6 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, Run
 from mlflow.models.model import ModelInfo
 from mlflow.tracking.context.registry import resolve_tags
-from mlflow.utils.time import get_current_time_millis
 
 from common import registry
 from common.training.evaluation import Evaluation
@@ -107,7 +106,7 @@ def register_candidate(
 ) -> Candidate:
     run_id = run.info.run_id
     params = run_params(job, spec, data, fitted)
-    now = get_current_time_millis()
+    now = int(time.time() * 1000)  # milliseconds since the epoch, as MLflow stamps metrics
     client.log_batch(
         run_id,
         metrics=[Metric(k, float(v), now, 0) for k, v in run_metrics(fitted, scores).items()],
@@ -142,7 +141,7 @@ def _log_model(
         tags=resolve_tags(),
     )
     with using_tracking_uri(tracking_uri):
-        return mlflow.sklearn.log_model(
+        info = mlflow.sklearn.log_model(
             pipeline,
             name=MODEL_ARTIFACT_NAME,
             model_id=model.model_id,
@@ -151,3 +150,4 @@ def _log_model(
             pip_requirements=pip_requirements(),
             signature=signature(pipeline, x_train),
         )
+        return cast(ModelInfo, info)
