@@ -151,3 +151,24 @@ def test_a_free_form_model_object_is_refused(apps: dict[str, FlaskClient]) -> No
     correction = {"record": fx.record(), "corrected_price": 5e5, "model": {"name": "m", "version": 1, **model}}
     dbapp = apps["dbapp"].post("/store", json={"table": "collection_2", "data": correction})
     assert dbapp.status_code == 422 and "model.key0" in dbapp.get_json()["fields"]
+
+
+def test_every_service_answers_the_same_bad_field_with_the_same_422(apps: dict[str, FlaskClient]) -> None:
+    """One error type (`InputInvalid`) and one answer for it: the same broken field gets the same status, the same
+    `{"error", "fields"}` shape and the same message from each service (dbapp names it inside its document)."""
+    bad = {**fx.record(), "bedrooms": -1}
+    answers = {
+        "mlapp": apps["mlapp"].post("/predict", json=bad),
+        "webapp": apps["webapp"].post("/api/predict", json=bad),
+        "dbapp": apps["dbapp"].post(
+            "/store", json={"table": "collection_1", "data": {"record": bad, "result": 1.0, "model": {"version": 1}}}
+        ),
+    }
+    messages = {}
+    for service, response in answers.items():
+        body = response.get_json()
+        assert response.status_code == 422 and set(body) == {"error", "fields"}, (service, body)
+        field = "record.bedrooms" if service == "dbapp" else "bedrooms"
+        messages[service] = body["fields"][field]
+        assert f"{field}: {messages[service]}" in body["error"], (service, body)
+    assert len(set(messages.values())) == 1, messages

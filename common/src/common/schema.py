@@ -147,6 +147,8 @@ FIELDS_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in (*INPUT_FIELDS, PRICE
 class RecordInvalid(InputInvalid):
     """A record broke one or more field rules; `fields` maps each bad field to its message."""
 
+    summary = "invalid house record"
+
 
 def _first_broken(checks: tuple[Check, ...], value: Any) -> str | None:
     for check in checks:

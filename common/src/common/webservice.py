@@ -22,6 +22,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from common.api_tokens import VARIABLE as API_TOKENS_VARIABLE
 from common.api_tokens import ApiTokens
+from common.contracts.base import InputInvalid
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -135,6 +136,12 @@ def too_large_message() -> str:
     return f"the request body is too large: this route accepts at most {limit:,} bytes" if limit else "too large"
 
 
+def input_error_answer(exc: InputInvalid) -> tuple[Response, int]:
+    """The one answer to bad input, in every service: its status (422, or 413 for an oversized document) and
+    `{"error", "fields"}`, where `fields` names each bad field (`InputInvalid.answer`)."""
+    return jsonify(exc.answer()), exc.status
+
+
 def install_json_errors(app: Flask) -> None:
     """HTTP errors (404, 405, 413...) as `{"error": ...}`; anything unexpected as a logged 500 with the request id.
 
@@ -144,6 +151,8 @@ def install_json_errors(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
         return jsonify(error=too_large_message()), 413
+
+    app.register_error_handler(InputInvalid, input_error_answer)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int]:

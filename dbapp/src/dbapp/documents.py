@@ -55,6 +55,9 @@ class DocumentInvalid(InputInvalid):
 class DocumentTooLarge(DocumentInvalid):
     """The normalised document is larger than `MAX_DOCUMENT_BYTES` of canonical JSON."""
 
+    status = 413
+    summary = "document too large"
+
     def __init__(self, size: int, limit: int):
         super().__init__({"data": f"the document is {size} bytes of JSON; the limit is {limit} bytes"})
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,8 +41,16 @@ REASON_INVALID = "invalid_model"  # loads, but is not our Pipeline or cannot pri
 REASON_LOAD = "load_error"  # download or deserialisation failed (possibly transient: retried on the next check)
 PERMANENT_REASONS = frozenset({REASON_UNTRUSTED, REASON_INVALID})  # a version's artifacts never change
 
-# refresh() outcomes
-LOADED, UNCHANGED, NO_CHAMPION, SKIPPED, FAILED = "loaded", "unchanged", "no_champion", "skipped", "failed"
+
+class Outcome(StrEnum):
+    """What one registry check (`refresh()`) did; shown by /model-info as `last_check.outcome`."""
+
+    PENDING = "pending"  # before the first check finished
+    LOADED = "loaded"
+    UNCHANGED = "unchanged"
+    NO_CHAMPION = "no_champion"
+    SKIPPED = "skipped"  # the champion's version was refused before and its artifacts never change
+    FAILED = "failed"
 
 
 class InvalidModel(RuntimeError):
@@ -138,7 +147,7 @@ class Check:
 
     at: str
     trigger: str
-    outcome: str
+    outcome: Outcome
     detail: str
 
 
@@ -154,7 +163,8 @@ class ModelHolder:
         self._lock = threading.Lock()  # one load at a time; readers never take it
         self._rejected: dict[int, str] = {}  # versions that can never serve, with why
         self._checked = threading.Event()
-        self._last = Check(_utcnow(), "startup", "pending", "the first check of the model registry has not finished")
+        waiting = "the first check of the model registry has not finished"
+        self._last = Check(_utcnow(), "startup", Outcome.PENDING, waiting)
 
     @property
     def current(self) -> ServingModel | None:
@@ -194,19 +204,19 @@ class ModelHolder:
             },
         )
 
-    def refresh(self, trigger: str, event_id: str | None = None) -> str:
+    def refresh(self, trigger: str, event_id: str | None = None) -> Outcome:
         """Read the alias; load and swap in the version it points at if that is not the one serving."""
         with self._lock:
             try:
                 outcome, detail = self._refresh(trigger, event_id)
             except Exception as exc:  # a bug, not a bad model: still recorded, and the current model serves on
                 log.exception("model check crashed", extra={"trigger": trigger})
-                outcome, detail = FAILED, f"the model check crashed ({_short(exc)})"
+                outcome, detail = Outcome.FAILED, f"the model check crashed ({_short(exc)})"
             self._last = Check(_utcnow(), trigger, outcome, detail)
             self._checked.set()
             return outcome
 
-    def _fail(self, reason: str, detail: str, context: dict[str, Any]) -> tuple[str, str]:
+    def _fail(self, reason: str, detail: str, context: dict[str, Any]) -> tuple[Outcome, str]:
         metrics.MODEL_LOAD_FAILURES.labels(reason).inc()
         serving = self._current.version if self._current else None
         log.error(
@@ -215,9 +225,9 @@ class ModelHolder:
             f"version {serving} keeps serving" if serving else "still no model to serve",
             extra={**context, "reason": reason, "detail": detail, "serving_version": serving},
         )
-        return FAILED, detail
+        return Outcome.FAILED, detail
 
-    def _refresh(self, trigger: str, event_id: str | None) -> tuple[str, str]:
+    def _refresh(self, trigger: str, event_id: str | None) -> tuple[Outcome, str]:
         uri = safe_uri(self.tracking_uri)
         context: dict[str, Any] = {"model_name": self.model_name, "alias": self.alias, "trigger": trigger}
         if event_id:
@@ -230,15 +240,15 @@ class ModelHolder:
             detail = f"no version of {self.model_name!r} has the alias {self.alias!r} in the registry at {uri}"
             if self._current is not None:
                 log.warning("the champion alias is gone; the loaded model keeps serving", extra=context)
-            return NO_CHAMPION, detail
+            return Outcome.NO_CHAMPION, detail
 
         version = int(champion.version)
         context["model_version"] = version
         current = self._current
         if current is not None and current.version == version:
-            return UNCHANGED, f"version {version} is the champion and serves"
+            return Outcome.UNCHANGED, f"version {version} is the champion and serves"
         if version in self._rejected:
-            return SKIPPED, f"champion version {version} cannot serve: {self._rejected[version]}"
+            return Outcome.SKIPPED, f"champion version {version} cannot serve: {self._rejected[version]}"
 
         log.info("loading champion version %s", version, extra=context)
         started = time.monotonic()
@@ -253,7 +263,7 @@ class ModelHolder:
             reason, problem = REASON_LOAD, _short(exc)
         else:
             self.install(model, trigger)
-            return LOADED, f"version {version} loaded in {model.load_seconds:.2f} s"
+            return Outcome.LOADED, f"version {version} loaded in {model.load_seconds:.2f} s"
         if reason in PERMANENT_REASONS:
             self._rejected[version] = problem
         return self._fail(reason, f"champion version {version} cannot serve: {problem}", context)

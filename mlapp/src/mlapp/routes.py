@@ -17,8 +17,9 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from common.contracts import predict as c
 from common.contracts.answers import Alive, ErrorBody
+from common.contracts.base import InputInvalid
 from common.openapi import Answer, write_answers
-from common.schema import RecordBatch, RecordInvalid, validate_record, validate_records
+from common.schema import RecordBatch, validate_record, validate_records
 from common.webservice import BodyInvalid, json_body, request_id
 from mlapp import context
 from mlapp import metrics as m
@@ -32,12 +33,24 @@ BATCH_BODY_LIMIT = 6 * 1024 * 1024  # 10,000 records of about 500 bytes each, wi
 
 
 class BadBody(ValueError):
-    """The body is not what the route expects; answered with `status` and the message as `error`."""
+    """A batch the route will not price for a reason other than bad fields (too many records: 413; a model that
+    cannot price some: 500); answered with `status` and the message as `error`."""
 
     def __init__(self, message: str, status: int = 400, **extra: Any):
         super().__init__(message)
         self.status = status
         self.extra = extra
+
+
+class RecordsInvalid(InputInvalid):
+    """Records of a batch broke field rules: answered, as `c.BatchInvalid`, by record index instead of `fields`."""
+
+    def __init__(self, message: str, records: dict[str, dict[str, str]], invalid_count: int):
+        super().__init__({})
+        self.message, self.records, self.invalid_count = message, records, invalid_count
+
+    def answer(self) -> dict[str, Any]:
+        return {"error": self.message, "records": self.records, "invalid_count": self.invalid_count}
 
 
 def _unavailable() -> tuple[Response, int]:
@@ -71,7 +84,7 @@ def predict() -> Response | tuple[Response, int]:
         experiment = model.experiment if model else m.NO_EXPERIMENT
         try:
             record = validate_record(json_body())
-        except (RecordInvalid, BadBody, BodyInvalid):
+        except (InputInvalid, BadBody, BodyInvalid):
             m.PREDICTION_REQUESTS.labels(m.RequestStatus.INVALID, experiment).inc()
             m.PREDICTION_ERRORS.labels(m.ErrorType.INVALID, experiment).inc()
             raise
@@ -118,7 +131,7 @@ def predict_batch() -> Response | tuple[Response, int]:
         experiment = model.experiment if model else m.NO_EXPERIMENT
         try:
             batch = _batch_records()
-        except (RecordInvalid, BadBody, BodyInvalid):
+        except (InputInvalid, BadBody, BodyInvalid):
             m.BATCH_REQUESTS.labels(m.RequestStatus.INVALID, experiment).inc()
             raise
         if model is None:
@@ -149,10 +162,8 @@ def _batch_records() -> RecordBatch:
     body = json_body()
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list):
-        raise BadBody(
-            'the body must be a JSON object {"records": [...]} with a list of house records',
-            422,
-            fields={"records": "must be a list of house records"},
+        raise InputInvalid(
+            {"records": "must be a list of house records"}, summary='the body must be {"records": [...]}'
         )
     limit = context.current().config.max_batch
     if len(records) > limit:
@@ -162,11 +173,8 @@ def _batch_records() -> RecordBatch:
         errors = {str(index): fields for index, fields in batch.errors.items()}
         shown = _first(errors)
         more = f" (the first {len(shown)} are listed)" if len(shown) < len(errors) else ""
-        raise BadBody(
-            f"{len(errors)} of {len(records)} records are invalid{more}; nothing was predicted",
-            422,
-            records=shown,
-            invalid_count=len(errors),
+        raise RecordsInvalid(
+            f"{len(errors)} of {len(records)} records are invalid{more}; nothing was predicted", shown, len(errors)
         )
     return batch
 
@@ -236,10 +244,6 @@ def metrics() -> Response:
 def install(app: Flask) -> None:
     app.register_blueprint(bp)
     API.install(app)
-
-    @app.errorhandler(RecordInvalid)
-    def _invalid(exc: RecordInvalid) -> tuple[Response, int]:
-        return jsonify(error=f"invalid house record: {exc}", fields=exc.fields), 422
 
     @app.errorhandler(BadBody)
     def _bad_body(exc: BadBody) -> tuple[Response, int]:

@@ -29,12 +29,9 @@ class ServiceUnavailable(RuntimeError):
         self.status = status  # the HTTP status it answered with; None when it could not be reached
 
 
-class InputRejected(ValueError):
-    """The service refused the input (422); `fields` maps each bad field to its message."""
-
-    def __init__(self, message: str, fields: dict[str, str]):
-        super().__init__(message)
-        self.fields = fields
+class InputRejected(InputInvalid):
+    """The service refused the input (422); `fields` maps each bad field to its message (the service's whole
+    `error` under "input" when it named none), so webapp's API passes the refusal on as its own 422."""
 
 
 def make_session(pool_size: int = 16) -> requests.Session:
@@ -56,7 +53,9 @@ def _error_text(response: requests.Response) -> str | None:
 
 def _fields(body: dict[str, Any]) -> dict[str, str]:
     fields = body.get("fields")
-    return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
+    if isinstance(fields, dict) and fields:
+        return {str(k): str(v) for k, v in fields.items()}
+    return {"input": str(body.get("error") or "refused")}
 
 
 class ServiceClient:
@@ -110,7 +109,7 @@ class MlappClient(ServiceClient):
         response = self.request("POST", "/predict", json=record)
         body = self.json_of(response, "/predict")
         if response.status_code == 422 and isinstance(body, dict):
-            raise InputRejected(str(body.get("error") or "invalid house record"), _fields(body))
+            raise InputRejected(_fields(body), summary="invalid house record")
         if response.status_code != 200:
             raise ServiceUnavailable(
                 self.name, f"/predict answered {response.status_code}", _error_text(response), response.status_code
@@ -155,7 +154,7 @@ class DbappClient(ServiceClient):
         response = self.request("GET", path, params=params)
         body = self.json_of(response, path)
         if response.status_code == 422 and isinstance(body, dict):
-            raise InputRejected(str(body.get("error") or "invalid page"), _fields(body))
+            raise InputRejected(_fields(body), summary="invalid page")
         if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise ServiceUnavailable(
                 self.name, f"{path} answered {response.status_code}", _error_text(response), response.status_code

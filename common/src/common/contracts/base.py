@@ -24,11 +24,23 @@ _MESSAGES = {
 
 
 class InputInvalid(ValueError):
-    """Input broke one or more rules; `fields` maps each bad field (a dotted path) to its message."""
+    """Input broke one or more rules; `fields` maps each bad field (a dotted path) to its message.
 
-    def __init__(self, fields: Mapping[str, str]):
+    Every service answers it the same way (`common.webservice.input_error_answer`): `status` (422 unless a
+    subclass says otherwise) with `{"error": "<summary>: <each field and message>", "fields": {...}}`."""
+
+    status = 422
+    summary = "invalid input"
+
+    def __init__(self, fields: Mapping[str, str], *, summary: str | None = None):
         self.fields = dict(fields)
+        if summary is not None:
+            self.summary = summary
         super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.fields.items()))
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON body of the refusal; a subclass whose contract names bad input differently overrides it."""
+        return {"error": f"{self.summary}: {self}", "fields": self.fields}
 
     def prefixed(self, prefix: str) -> InputInvalid:
         """The same errors with every field name under `prefix` (`record` -> `record.bedrooms`)."""

@@ -18,10 +18,10 @@ from common.contracts.answers import ErrorBody
 from common.contracts.base import InputInvalid, parse
 from common.events import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_key_problem
 from common.openapi import Answer, ApiDoc, write_answers
-from common.schema import RecordInvalid, validate_record
-from common.webservice import api_client, json_body
+from common.schema import validate_record
+from common.webservice import api_client, input_error_answer, json_body
 from webapp import actions, context
-from webapp.clients import InputRejected, ServiceUnavailable
+from webapp.clients import ServiceUnavailable
 from webapp.forms import CorrectionContext
 from webapp.metrics import CORRECTION_REQUESTS, ERROR_COUNT, PREDICTION_REQUESTS
 from webapp.publishing import BusUnavailable
@@ -39,18 +39,16 @@ API = ApiDoc(
 
 
 class BadRequest(ValueError):
-    def __init__(self, message: str, status: int = 400, fields: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.fields = fields
+    """A request the API cannot read at all (not a JSON object, a malformed header): 400 with `error`. Bad fields
+    are `InputInvalid`, answered 422 as by every service (`common.webservice.input_error_answer`)."""
 
 
 @bp.errorhandler(BadRequest)
 def _bad_request(exc: BadRequest) -> tuple[Response, int]:
-    body: dict[str, Any] = {"error": str(exc)}
-    if exc.fields is not None:
-        body["fields"] = exc.fields
-    return jsonify(body), exc.status
+    return jsonify(error=str(exc)), 400
+
+
+bp.register_error_handler(InputInvalid, input_error_answer)
 
 
 def _body() -> dict[str, Any]:
@@ -112,14 +110,9 @@ def _unavailable(exc: ServiceUnavailable) -> tuple[Response, int]:
 def predict() -> Response | tuple[Response, int]:
     PREDICTION_REQUESTS.inc()
     key = _idempotency_key()
-    try:
-        record = validate_record(_body())
-    except RecordInvalid as exc:
-        raise BadRequest(f"invalid house record: {exc}", 422, exc.fields) from None
+    record = validate_record(_body())
     try:
         prediction, event_id = actions.predict(context.current(), record, key, api_client())
-    except InputRejected as exc:
-        raise BadRequest(f"invalid house record: {exc}", 422, exc.fields) from None
     except ServiceUnavailable as exc:
         return _unavailable(exc)
     return jsonify(result=prediction.result, model=prediction.model, event_id=event_id)
@@ -129,7 +122,7 @@ def _correction(body: dict[str, Any], key: str | None) -> tuple[CorrectionContex
     try:
         parsed = parse(w.CorrectionBody, body)
     except InputInvalid as exc:
-        raise BadRequest(f"invalid correction: {exc}", 422, exc.fields) from None
+        raise InputInvalid(exc.fields, summary="invalid correction") from None
     model = parsed.model.model_dump() if parsed.model else None
     carried = CorrectionContext(parsed.record, parsed.predicted_price, parsed.prediction_event_id, model, key)
     return carried, parsed.corrected_price
