@@ -18,7 +18,10 @@ PARAMS = {
     "early_stopping": False,
     "random_state": 0,
 }
-FEATURES = {"street_buckets": 16, "city_buckets": 64, "statezip_buckets": 128, "country_buckets": 4}
+# City and ZIP code as their smoothed mean log-price (cross-fitted), not hashed one-hot buckets: on five random
+# 80/20 splits of the sample, holdout MAE 100,644 against 105,605 hashed (smoothing 2: 100,665; 20: 102,457; 50:
+# 106,637), and 19 columns instead of 228, so fitting is far cheaper. `scripts/compare_seed_baseline.py` measures it.
+FEATURES = {"location": "target", "smoothing": 5.0}
 
 
 def build_estimator(**params) -> TransformedTargetRegressor:

@@ -1,9 +1,14 @@
-"""House features: the 12 numeric fields, a few derived ones, and stateless hashing of the text fields.
+"""House features: the 12 numeric fields, a few derived ones, and the location text.
+
+The location text is encoded one of two ways (`location`):
+- "hash": stateless hashing of street, city, statezip and country into one-hot buckets;
+- "target": city and statezip each as one column, the smoothed mean log-price of the training houses that share
+  the value (`common.location_encoding`: cross-fitted while training, unseen values get the overall mean).
 
 `HouseFeatures` is an sklearn transformer, fitted into the same Pipeline as the regressor and logged with it,
 so serving uses exactly what training used. `transform_record` is the single-record path for the serving
 hot path: plain Python and one numpy array, no pandas, and it gives the same numbers as `transform`
-(only additions, comparisons and CRC32 hashing, so both paths are bit-identical).
+(only additions, comparisons, CRC32 hashing and table lookups, so both paths are bit-identical).
 """
 
 from __future__ import annotations
@@ -16,16 +21,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from common import location_encoding as le
+from common.location_encoding import normalised_text
 from common.schema import NUMERIC_FIELDS, TEXT_FIELDS
 
 DEFAULT_HASH_BUCKETS: dict[str, int] = {"street": 16, "city": 32, "statezip": 64, "country": 4}
 DERIVED_FEATURES: tuple[str, ...] = ("was_renovated", "last_built_or_renovated", "has_basement")
-
-
-def normalised_text(value: Any) -> str:
-    """The text a house's price may depend on: lower case, every run of whitespace one space, none around it
-    ("18810  Densmore Ave N " and "18810 densmore ave n" are the same street)."""
-    return " ".join(str(value).split()).lower()
+LOCATION_MODES = ("hash", "target")
+TARGET_ENCODED: tuple[str, ...] = ("city", "statezip")
 
 
 def hash_bucket(field: str, value: Any, buckets: int) -> int:
@@ -36,7 +39,8 @@ def hash_bucket(field: str, value: Any, buckets: int) -> int:
 
 
 class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types
-    """Stateless: `fit` learns nothing, so the same instance transforms training and serving data alike."""
+    """With `location="hash"` stateless (`fit` learns nothing); with "target", `fit` learns the encoding tables
+    (`encodings_`, `prior_`), and `fit_transform` on the training rows gives cross-fitted encodings."""
 
     def __init__(
         self,
@@ -44,11 +48,25 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         city_buckets: int = DEFAULT_HASH_BUCKETS["city"],
         statezip_buckets: int = DEFAULT_HASH_BUCKETS["statezip"],
         country_buckets: int = DEFAULT_HASH_BUCKETS["country"],
+        location: str = "hash",
+        smoothing: float = 20.0,
+        folds: int = 5,
     ):
         self.street_buckets = street_buckets
         self.city_buckets = city_buckets
         self.statezip_buckets = statezip_buckets
         self.country_buckets = country_buckets
+        self.location = location
+        self.smoothing = smoothing
+        self.folds = folds
+
+    @property
+    def _hashed(self) -> tuple[str, ...]:
+        return TEXT_FIELDS if self.location == "hash" else ()
+
+    @property
+    def _encoded(self) -> tuple[str, ...]:
+        return TARGET_ENCODED if self.location == "target" else ()
 
     def _buckets(self) -> dict[str, int]:
         return {
@@ -59,29 +77,50 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         }
 
     def _offsets(self) -> dict[str, int]:
-        offset = len(NUMERIC_FIELDS) + len(DERIVED_FEATURES)
+        offset = len(NUMERIC_FIELDS) + len(DERIVED_FEATURES) + len(self._encoded)
         offsets = {}
-        for name in TEXT_FIELDS:
+        for name in self._hashed:
             offsets[name] = offset
             offset += self._buckets()[name]
         return offsets
 
     @property
     def n_features(self) -> int:
-        return len(NUMERIC_FIELDS) + len(DERIVED_FEATURES) + sum(self._buckets().values())
+        hashed = sum(self._buckets()[name] for name in self._hashed)
+        return len(NUMERIC_FIELDS) + len(DERIVED_FEATURES) + len(self._encoded) + hashed
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        names = [*NUMERIC_FIELDS, *DERIVED_FEATURES]
-        for name in TEXT_FIELDS:
+        names = [*NUMERIC_FIELDS, *DERIVED_FEATURES, *(f"{name}_price_level" for name in self._encoded)]
+        for name in self._hashed:
             names += [f"{name}_hash_{i}" for i in range(self._buckets()[name])]
         return np.asarray(names, dtype=object)
 
     def fit(self, X: Any, y: Any = None) -> HouseFeatures:
+        if self.location not in LOCATION_MODES:
+            raise ValueError(f"location must be one of {', '.join(LOCATION_MODES)}, got {self.location!r}")
         self.n_features_in_ = len(NUMERIC_FIELDS) + len(TEXT_FIELDS)
+        if self._encoded:
+            tables = le.fit_tables(self._location_columns(_frame(X)), _log_target(y), self.smoothing)
+            self.prior_, self.encodings_ = tables.prior, tables.by_field
         return self
 
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """The training rows: with target encoding, each row's location columns come from tables that did not
+        see its own price (cross-fitting); what serving sees later comes from the tables `fit` keeps."""
+        frame = _frame(X)
+        out = self.fit(frame, y).transform(frame)
+        if self._encoded:
+            start = len(NUMERIC_FIELDS) + len(DERIVED_FEATURES)
+            columns = self._location_columns(frame)
+            encoded = le.cross_fitted(columns, _log_target(y), self.smoothing, self.folds)
+            out[:, start : start + len(self._encoded)] = encoded
+        return out
+
+    def _location_columns(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {name: le.normalised_column(frame[name]) for name in self._encoded}
+
     def transform(self, X: pd.DataFrame | list[Mapping[str, Any]]) -> np.ndarray:
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(list(X))
+        frame = _frame(X)
         n = len(frame)
         out = np.zeros((n, self.n_features), dtype=np.float64)
         numeric = frame.loc[:, list(NUMERIC_FIELDS)].to_numpy(dtype=np.float64)
@@ -93,9 +132,11 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         out[:, k] = renovated > 0
         out[:, k + 1] = np.maximum(built, renovated)
         out[:, k + 2] = basement > 0
+        for j, (name, values) in enumerate(self._location_columns(frame).items()):
+            out[:, k + len(DERIVED_FEATURES) + j] = le.encode(values, self.encodings_[name], self.prior_)
         rows = np.arange(n)
         buckets, offsets = self._buckets(), self._offsets()
-        for name in TEXT_FIELDS:
+        for name in self._hashed:
             # Hash each distinct value once; pd.factorize numbers the rows by value (C speed, no per-row Python).
             codes, uniques = pd.factorize(frame[name].astype(str))
             per_unique = np.fromiter((hash_bucket(name, v, buckets[name]) for v in uniques), np.int64, len(uniques))
@@ -107,9 +148,21 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         values = [float(record[name]) for name in NUMERIC_FIELDS]
         built, renovated = float(record["yr_built"]), float(record["yr_renovated"])
         values += [float(renovated > 0), max(built, renovated), float(float(record["sqft_basement"]) > 0)]
+        values += [self.encodings_[name].get(normalised_text(record[name]), self.prior_) for name in self._encoded]
         out = np.zeros((1, self.n_features), dtype=np.float64)
         out[0, : len(values)] = values
         buckets, offsets = self._buckets(), self._offsets()
-        for name in TEXT_FIELDS:
+        for name in self._hashed:
             out[0, offsets[name] + hash_bucket(name, record[name], buckets[name])] = 1.0
         return out
+
+
+def _frame(X: Any) -> pd.DataFrame:
+    return X if isinstance(X, pd.DataFrame) else pd.DataFrame(list(X))
+
+
+def _log_target(y: Any) -> np.ndarray:
+    """Prices on the log scale the families fit on; target encoding cannot be fitted without them."""
+    if y is None:
+        raise ValueError('location="target" learns from the prices: fit it with y')
+    return np.log1p(np.asarray(y, dtype=np.float64))
