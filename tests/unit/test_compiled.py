@@ -1,5 +1,5 @@
-"""mlapp's compiled single-row predict gives the regressor's own numbers, for every family we ship, and refuses
-what it cannot reproduce."""
+"""The compiled single-row predict (mlapp serves it, the trainer checks it before promotion) gives the
+regressor's own numbers, for every family we ship, and refuses what it cannot reproduce."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from common.compiled import Verdict, _routing_nodes, compile_checked, compile_regressor
 from common.schema import FIELD_NAMES
 from common.training import build_pipeline
 from common.training.family import load_family
-from mlapp.compiled import _routing_nodes, compile_regressor
 from mlapp.model_holder import ServingModel
 from tests import mlapp_fixtures as fx
 
@@ -95,6 +95,16 @@ def test_a_compiled_form_that_disagrees_with_predict_is_refused() -> None:
     rows = sample_matrix(shipped_pipeline("linear_regression"))
     model = OffByOneRidge(alpha=1.0).fit(rows, np.log1p(fx.sample_frame()["price"].to_numpy()))
     assert compile_regressor(model, rows[:5]) is None
+    checked = compile_checked(model, rows[:5])
+    assert checked.verdict is Verdict.DISAGREES and "compiled" in checked.detail and checked.predict is None
+
+
+def test_the_verdicts_the_trainer_records() -> None:
+    pipeline = shipped_pipeline("gradient_boosting")
+    rows = sample_matrix(pipeline)
+    assert compile_checked(pipeline.named_steps["model"], rows).verdict is Verdict.COMPILED
+    knn = KNeighborsRegressor().fit(rows[:50], np.arange(50.0))
+    assert compile_checked(knn, rows[:5]).verdict is Verdict.NOT_COMPILED
 
 
 def test_an_estimator_it_does_not_know_is_served_by_its_own_predict() -> None:
@@ -107,3 +117,12 @@ def test_an_estimator_it_does_not_know_is_served_by_its_own_predict() -> None:
     assert model.compiled is None
     record = fx.sample_records(1)[0]
     assert model.predict_one(record) == pytest.approx(float(pipeline.predict(fx.sample_frame().iloc[:1])[0]))
+
+
+def test_the_private_arrays_it_reads_are_pinned_to_one_scikit_learn_minor_version() -> None:
+    """The boosting form reads HistGradientBoosting's private tree arrays: an update must be deliberate."""
+    import tomllib
+
+    extra = tomllib.loads((MODELS_DIR.parent / "common" / "pyproject.toml").read_text())["project"]
+    (requirement,) = [r for r in extra["optional-dependencies"]["ml"] if r.startswith("scikit-learn")]
+    assert "<" in requirement, requirement

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from common.compiled import Verdict
 from common.training import ChampionScore, Decision, decide_promotion, evaluate, median_baseline_mae
 from common.training.faults import Fault
 
@@ -133,3 +134,12 @@ def test_a_decision_cannot_promote_and_be_deferred() -> None:
     with pytest.raises(ValueError, match="both"):
         Decision(True, "?", 3, deferred=True)
     assert Decision(False, "later", 3, deferred=True).label == "deferred"
+
+
+def test_a_candidate_whose_compiled_form_disagrees_is_never_promoted() -> None:
+    better = evaluate(Y, Y + 1_000)
+    for champion in (None, ChampionScore(3, evaluate(Y, Y + 50_000))):
+        decision = decide_promotion(better, BASELINE, champion, Verdict.DISAGREES)
+        assert not decision.promote and not decision.deferred and "compiled serving form" in decision.reason
+    for verdict in (Verdict.COMPILED, Verdict.NOT_COMPILED):  # none at all: the pipeline itself serves
+        assert decide_promotion(better, BASELINE, None, verdict).promote

@@ -19,6 +19,7 @@ from sklearn.linear_model import Ridge
 
 from common import registry
 from common.blobstore import FileBlobStore
+from common.compiled import Verdict
 from common.csv_validation import validate_csv
 from common.dataset_versions import commit_version
 from common.schema import FIELD_NAMES
@@ -162,9 +163,11 @@ def test_register_writes_through_the_client_naming_the_run_and_logs_the_model_in
     run = SimpleNamespace(info=SimpleNamespace(run_id="run-1", experiment_id="exp-1"))
     candidate = register_candidate(client, "http://mlflow", run, JOB, RIDGE, data, fitted, scores)  # type: ignore[arg-type]
 
-    assert candidate == Candidate(JOB, 5, "run-1", scores.holdout, scores.baseline_mae)
+    assert scores.serving.verdict is Verdict.COMPILED  # checked on the holdout in the evaluate step
+    assert candidate == Candidate(JOB, 5, "run-1", scores.holdout, scores.baseline_mae, Verdict.COMPILED)
     (batch,) = client.named("log_batch")
     assert batch["run_id"] == "run-1"
+    assert {t.key: t.value for t in batch["tags"]} == {"serving_form": "compiled"}
     params = {p.key: p.value for p in batch["params"]}
     assert params["dataset_versions"] == "1,2" and params["model.alpha"] == "1.0"
     assert params["features.street_buckets"] == "4"
@@ -178,6 +181,7 @@ def test_register_writes_through_the_client_naming_the_run_and_logs_the_model_in
     (version,) = client.named("create_model_version")
     assert (version["source"], version["run_id"], version["model_id"]) == ("models:/m-1", "run-1", "m-1")
     assert version["tags"]["dataset_version"] == "2" and version["tags"]["train_rows"] == "320"
+    assert version["tags"]["serving_form"] == "compiled"
     assert float(version["tags"]["holdout_mae"]) == scores.holdout.mae
 
 

@@ -1,4 +1,5 @@
-"""One house, one call: the fitted regressor compiled at load time for single-record prediction.
+"""One house, one call: the fitted regressor compiled for single-record prediction (mlapp compiles at load time;
+the trainer compiles each candidate and checks it on the holdout before it may be promoted).
 
 sklearn's `predict` validates its input on every call and, for histogram gradient boosting, calls into
 compiled code once per tree. For one house that is ~1.6 ms of overhead (150 trees) around ~30 us of work, and
@@ -14,12 +15,19 @@ per-call validation and one traversal call:
 Anything else is not compiled and mlapp calls the regressor's own `predict` (correct, only slower). Before a
 compiled form is used, `compile_regressor` checks it against the regressor's own `predict` on probe rows that
 fall on both sides of every split threshold; any difference beyond float rounding refuses the compiled form.
+
+The boosting form reads sklearn's private tree arrays (`_predictors`, `_baseline_prediction`, the traversal
+routine), so the `ml` extra pins scikit-learn's minor version. The supported runtimes measured against it are
+not exact or not fast: ONNX Runtime serves float32 trees only (split flips at thresholds), treelite is exact
+but ~3x slower a row (numbers in the README, "Performance").
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -32,31 +40,48 @@ RELATIVE_TOLERANCE = 1e-9  # summation order differs from sklearn's (pairwise vs
 PROBE_ROWS = 256
 
 
-def compile_regressor(regressor: Any, probes: np.ndarray, seed: int = 0) -> Predict | None:
-    """A fast single-row predict equal to `regressor.predict` (checked), or None when it cannot be compiled.
+class Verdict(StrEnum):
+    COMPILED = "compiled"  # a fast form, checked equal to the regressor's own predict
+    NOT_COMPILED = "not_compiled"  # an estimator this module does not compile: its own predict serves
+    DISAGREES = "disagrees"  # compiled, but not equal to the regressor's own predict: refused
 
-    `probes` are real feature rows (e.g. the example house); rows built from the model's own split thresholds
-    are added to them for the check."""
+
+@dataclass(frozen=True)
+class Compiled:
+    predict: Predict | None  # None unless the verdict is COMPILED
+    verdict: Verdict
+    detail: str = ""
+
+
+def compile_checked(regressor: Any, probes: np.ndarray, seed: int = 0) -> Compiled:
+    """Compile `regressor` and check the result against `regressor.predict` on `probes` (real feature rows: the
+    example house at serving, the whole holdout at training) and on rows built from the model's own split
+    thresholds. The trainer refuses to promote a version whose verdict is DISAGREES."""
     try:
         compiled = _compile(regressor)
     except Exception as exc:  # an estimator or sklearn version this module does not know: not an error
-        log.warning("regressor not compiled; its own predict serves", extra={"reason": f"{type(exc).__name__}: {exc}"})
-        return None
+        return Compiled(None, Verdict.NOT_COMPILED, f"{type(exc).__name__}: {exc}")
     if compiled is None:
-        log.info("regressor not compiled; its own predict serves", extra={"regressor": type(regressor).__name__})
-        return None
+        return Compiled(None, Verdict.NOT_COMPILED, f"{type(regressor).__name__} is not compiled")
     predict, thresholds = compiled
     rows = np.vstack([probes, _threshold_probes(thresholds, probes, np.random.default_rng(seed))])
     expected = np.asarray(regressor.predict(rows), dtype=np.float64).ravel()
     got = np.array([predict(row) for row in rows])
     if not np.allclose(got, expected, rtol=RELATIVE_TOLERANCE, atol=0.0):
         worst = int(np.argmax(np.abs(got - expected)))
-        log.warning(
-            "compiled regressor disagrees with its own predict; not used",
-            extra={"row": worst, "compiled": float(got[worst]), "expected": float(expected[worst])},
-        )
-        return None
-    return predict
+        detail = f"row {worst} of {len(rows)}: {got[worst]!r} compiled, {expected[worst]!r} from predict"
+        return Compiled(None, Verdict.DISAGREES, detail)
+    return Compiled(predict, Verdict.COMPILED, f"equal on {len(rows)} rows")
+
+
+def compile_regressor(regressor: Any, probes: np.ndarray, seed: int = 0) -> Predict | None:
+    """A fast single-row predict equal to `regressor.predict` (checked), or None when there is none."""
+    result = compile_checked(regressor, probes, seed)
+    if result.verdict is Verdict.DISAGREES:
+        log.warning("compiled regressor disagrees with its own predict; not used", extra={"detail": result.detail})
+    elif result.verdict is Verdict.NOT_COMPILED:
+        log.info("regressor not compiled; its own predict serves", extra={"reason": result.detail})
+    return result.predict
 
 
 def _compile(regressor: Any) -> tuple[Predict, dict[int, np.ndarray]] | None:

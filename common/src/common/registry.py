@@ -42,6 +42,7 @@ TAG_DATASET_VERSION = "dataset_version"
 TAG_DECISION = "promotion_decision"  # "promoted" | "rejected" | "deferred" (to the next run)
 TAG_REASON = "promotion_reason"
 TAG_COMPARED_WITH = "compared_with_version"
+TAG_SERVING_FORM = "serving_form"  # common.compiled.Verdict of the version's compiled single-row form
 HOLDOUT_TAG_PREFIX = "holdout_"  # holdout_mae, holdout_rmse, holdout_r2, holdout_rows
 
 

@@ -25,10 +25,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from common import registry
+from common.compiled import Predict, compile_regressor
 from common.features import HouseFeatures
 from common.schema import INPUT_FIELDS, validate_record
 from mlapp import metrics
-from mlapp.compiled import Predict, compile_regressor
 
 log = logging.getLogger(__name__)
 

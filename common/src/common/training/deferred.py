@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from common import registry
+from common.compiled import Verdict
 from common.training.evaluation import Evaluation
 from common.training.job import Job
 from common.training.promotion import DEFERRED
@@ -41,4 +42,5 @@ def logged_candidate(job: Job, run: Run, model_version: int) -> Candidate:
         non_finite=0,
         non_positive=0,
     )
-    return Candidate(job, model_version, run.info.run_id, holdout, metrics["baseline_median_mae"])
+    serving_form = Verdict(run.data.tags.get(registry.TAG_SERVING_FORM, Verdict.NOT_COMPILED))
+    return Candidate(job, model_version, run.info.run_id, holdout, metrics["baseline_median_mae"], serving_form)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from common.compiled import Verdict
 from common.training.evaluation import Evaluation
 from common.training.faults import Fault
 
@@ -45,9 +46,15 @@ def _money(value: float) -> str:
     return f"{value:,.0f}" if math.isfinite(value) else str(value)
 
 
-def decide_promotion(candidate: Evaluation, baseline_mae: float, champion: ChampionScore | None) -> Decision:
-    """Promote only a sane candidate (finite, positive predictions; beats predicting the training median)
-    whose holdout MAE is strictly lower than the champion's on the same holdout (or when there is no champion).
+def decide_promotion(
+    candidate: Evaluation,
+    baseline_mae: float,
+    champion: ChampionScore | None,
+    serving_form: Verdict = Verdict.NOT_COMPILED,
+) -> Decision:
+    """Promote only a sane candidate (finite, positive predictions; beats predicting the training median; a
+    compiled serving form, if it has one, equal to its own predictions: `common.compiled`) whose holdout MAE is
+    strictly lower than the champion's on the same holdout (or when there is no champion).
 
     A champion that cannot serve by its own fault (its files cannot be loaded or trusted, its predictions fail
     or are not finite and positive) is replaced by a sane candidate. A champion that could not be scored for
@@ -63,6 +70,10 @@ def decide_promotion(candidate: Evaluation, baseline_mae: float, champion: Champ
         )
     if candidate.non_positive:
         return Decision(False, f"{candidate.non_positive} of {candidate.rows} holdout predictions are <= 0", compared)
+    if serving_form is Verdict.DISAGREES:
+        return Decision(
+            False, "its compiled serving form disagrees with its own predictions (see the serving_form tag)", compared
+        )
     if not candidate.mae < baseline_mae:
         return Decision(
             False,

@@ -67,7 +67,7 @@ def _promote(client: MlflowClient, settings: Settings, candidate: Candidate, hol
                 "scoring the champion on the same holdout", extra=candidate.extra(champion_version=champion.version)
             )
             score = score_champion(settings.mlflow_tracking_uri, name, int(champion.version), holdout)
-        decision = decide_promotion(candidate.holdout, candidate.baseline_mae, score)
+        decision = decide_promotion(candidate.holdout, candidate.baseline_mae, score, candidate.serving_form)
         if decision.promote:
             current = registry.get_champion(client, name, alias)
             if (current and current.version) != (champion and champion.version):

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 import sklearn
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, Run
+from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.models.model import ModelInfo
 from mlflow.tracking.context.registry import resolve_tags
 
 from common import registry
+from common.compiled import Verdict
 from common.training.evaluation import Evaluation
 from common.training.family import FamilySpec
 from common.training.job import Job, seconds_since
@@ -45,6 +46,7 @@ class Candidate:
     run_id: str
     holdout: Evaluation
     baseline_mae: float
+    serving_form: Verdict = Verdict.NOT_COMPILED  # see common.compiled; DISAGREES is never promoted
 
     def extra(self, **more: Any) -> dict[str, Any]:
         """Log fields: the job's, the run and the model version, then `more`."""
@@ -90,6 +92,7 @@ def version_tags(job: Job, data: Dataset, scores: Scores) -> dict[str, Any]:
         "dataset_versions": ",".join(map(str, data.versions)),
         "train_rows": len(data.train),
         "baseline_median_mae": scores.baseline_mae,
+        registry.TAG_SERVING_FORM: scores.serving.verdict.value,
         **scores.holdout.metrics("holdout"),
     }
 
@@ -111,6 +114,7 @@ def register_candidate(
         run_id,
         metrics=[Metric(k, float(v), now, 0) for k, v in run_metrics(fitted, scores).items()],
         params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag(registry.TAG_SERVING_FORM, scores.serving.verdict.value)],  # read again by a deferred decision
     )
     started = time.monotonic()
     log.info("logging the model to MLflow", extra=job.extra(run_id=run_id))
@@ -123,7 +127,9 @@ def register_candidate(
         model_id=info.model_id,
         tags=version_tags(job, data, scores),
     )
-    candidate = Candidate(job, int(registered.version), run_id, scores.holdout, scores.baseline_mae)
+    candidate = Candidate(
+        job, int(registered.version), run_id, scores.holdout, scores.baseline_mae, scores.serving.verdict
+    )
     log.info("registered the model", extra=candidate.extra(seconds=seconds_since(started)))
     return candidate
 
