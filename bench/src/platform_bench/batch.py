@@ -1,4 +1,5 @@
-"""Rows/s through mlapp's POST /predict/batch, beside the floor of the same work without HTTP.
+"""Rows/s through mlapp's POST /predict/batch, beside MLServer on the same batches (Open Inference Protocol)
+and beside the floor of the same work without HTTP.
 
 Over HTTP: distinct batches of `batch_records` records each, `CONNECTIONS_PER_WORKER` requests in flight per
 gunicorn worker (one computing while the next is read and parsed; more would only queue). In process, the
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
+import requests
 from threadpoolctl import threadpool_limits
 
 from common import registry
-from platform_bench import loadtest, servers, synthetic, wrk
+from local_platform.processes import free_port
+from platform_bench import loadtest, mlserver_peer, servers, synthetic, wrk
 from platform_bench.context import BenchContext
 from platform_bench.report import Row
 from platform_bench.training import ensure_champion
@@ -30,6 +34,7 @@ BATCHES = 20  # distinct request bodies
 SEED = 13
 CONNECTIONS_PER_WORKER = 2
 TARGET_ROWS_PER_SECOND = 50_000
+TARGET_MLSERVER_RATIO = 3.0  # mlapp rows/s >= 3 x MLServer's on the same batches
 
 
 def batch_body(records: Sequence[dict[str, Any]]) -> str:
@@ -60,23 +65,56 @@ def _in_process(ctx: BenchContext, champion: dict[str, Any], batches: list[list[
     return Row(SECTION, "in process: Pipeline.predict, 1 thread", f"{rows_per_second:,.0f} rows/s", values)
 
 
-def run(ctx: BenchContext) -> list[Row]:
-    champion = ensure_champion(ctx)
-    size = ctx.config.batch_records
-    records = synthetic.records(BATCHES * size, SEED)
-    batches = [records[i : i + size] for i in range(0, len(records), size)]
-    bodies = wrk.write_bodies(ctx.work_dir / SECTION / "batches.jsonl", map(batch_body, batches))
-    connections = CONNECTIONS_PER_WORKER * ctx.config.workers
-    target = loadtest.Target("mlapp /predict/batch", servers.mlapp(ctx).url("/predict/batch"), bodies)
-    measured = loadtest.measure(ctx, [target], [connections])[(target.name, connections)]
+def _http_row(name: str, measured: loadtest.Measured, size: int, target: str = "", met: bool | None = None) -> Row:
     rows_per_second = measured.requests_per_second * size
     values = {**measured.values(), "batch_records": size, "rows_per_second": rows_per_second}
     summary = (
         f"{rows_per_second:,.0f} rows/s ({measured.requests_per_second:,.1f} req/s x {size:,}), "
         f"p50 {measured.p50_ms:.0f} ms, p99 {measured.p99_ms:.0f} ms, {measured.errors} errors"
     )
-    met = rows_per_second >= TARGET_ROWS_PER_SECOND and measured.errors == 0
-    http = Row(
-        SECTION, f"mlapp HTTP c={connections}", summary, values, f">= {TARGET_ROWS_PER_SECOND:,} rows/s, 0 errors", met
-    )
-    return [http, _in_process(ctx, champion, batches)]
+    return Row(SECTION, name, summary, values, target, met)
+
+
+def _check_same_prices(mlapp_url: str, mlserver_url: str, batch: list[dict[str, Any]]) -> None:
+    """Both price one batch alike (relative 1e-6), so the rates compare the same work."""
+    answers = []
+    for url, body in ((mlapp_url, batch_body(batch)), (mlserver_url, mlserver_peer.oip_body(batch))):
+        answer = requests.post(url, data=body, headers={"Content-Type": wrk.JSON_TYPE}, timeout=60)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{url} answered {answer.status_code}: {answer.text[:500]}")
+        answers.append(answer.json())
+    mine, theirs = answers[0]["results"], answers[1]["outputs"][0]["data"]
+    if len(mine) != len(theirs) or not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(mine, theirs, strict=True)):
+        raise RuntimeError("mlapp and mlserver price the same batch differently: not the same model")
+
+
+def run(ctx: BenchContext) -> list[Row]:
+    champion = ensure_champion(ctx)
+    size = ctx.config.batch_records
+    records = synthetic.records(BATCHES * size, SEED)
+    batches = [records[i : i + size] for i in range(0, len(records), size)]
+    bodies = wrk.write_bodies(ctx.work_dir / SECTION / "batches.jsonl", map(batch_body, batches))
+    oip_bodies = wrk.write_bodies(ctx.work_dir / SECTION / "oip.jsonl", map(mlserver_peer.oip_body, batches))
+    connections = CONNECTIONS_PER_WORKER * ctx.config.workers
+    seldon = mlserver_peer.mlserver(ctx, champion, free_port())
+    with servers.running(seldon):
+        _check_same_prices(servers.mlapp(ctx).url("/predict/batch"), seldon.url(mlserver_peer.infer_path()), batches[0])
+        targets = [
+            loadtest.Target("mlapp /predict/batch", servers.mlapp(ctx).url("/predict/batch"), bodies),
+            loadtest.Target("mlserver /infer", seldon.url(mlserver_peer.infer_path()), oip_bodies),
+        ]
+        results = loadtest.measure(ctx, targets, [connections])
+    mine, theirs = (results[(t.name, connections)] for t in targets)
+    met = mine.requests_per_second * size >= TARGET_ROWS_PER_SECOND and mine.errors == 0
+    target = f">= {TARGET_ROWS_PER_SECOND:,} rows/s, 0 errors"
+    ratio = mine.requests_per_second / theirs.requests_per_second if theirs.requests_per_second > 0 else math.inf
+    versus = Row(
+        SECTION, f"mlapp / mlserver c={connections}", f"{ratio:.1f} x", {"ratio": ratio},
+        f">= {TARGET_MLSERVER_RATIO:g} x", ratio >= TARGET_MLSERVER_RATIO,
+    )  # fmt: skip
+    return [
+        _http_row(f"mlapp HTTP c={connections}", mine, size, target, met),
+        _http_row(f"mlserver HTTP c={connections}", theirs, size),
+        versus,
+        _in_process(ctx, champion, batches),
+    ]

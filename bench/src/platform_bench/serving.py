@@ -1,10 +1,10 @@
-"""Single-record POST /predict: mlapp beside the framework's ceiling and beside `mlflow models serve`.
+"""Single-record POST /predict: mlapp beside the framework's ceiling, `mlflow models serve` and MLServer.
 
-All three serve the champion (the ceiling only pretends to) with the same number of workers, on this machine,
+All four serve the champion (the ceiling only pretends to) with the same number of workers, on this machine,
 at each concurrency of the config. Each gets the same stream of distinct records, each in its own body format
-(mlflow's is `{"dataframe_records": [record]}`). Before any load, one record is priced by mlapp and by mlflow
-serve: both must answer 200 with the same price from the same model version, so the comparison is between
-servers doing the same work.
+(mlflow's is `{"dataframe_records": [record]}`, MLServer's an Open Inference Protocol request). Before any
+load, one record is priced by mlapp, mlflow serve and MLServer: all must answer 200 with the same price from
+the same model version, so the comparison is between servers doing the same work.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from local_platform.processes import free_port
-from platform_bench import loadtest, servers, synthetic, wrk
+from platform_bench import loadtest, mlserver_peer, servers, synthetic, wrk
 from platform_bench.context import BenchContext
 from platform_bench.report import Row
 from platform_bench.training import ensure_champion
@@ -30,8 +30,9 @@ SEED = 11
 TARGET_CEILING_RATIO = 0.7  # mlapp req/s >= 0.7 x the ceiling's, at TARGET_CONCURRENCY
 TARGET_MLFLOW_RATIO = 5.0  # mlapp req/s >= 5 x mlflow serve's, at every concurrency
 TARGET_P99_MS = 15.0  # mlapp p99 at TARGET_CONCURRENCY
+TARGET_MLSERVER_RATIO = 10.0  # mlapp req/s >= 10 x MLServer's at its best setting, at every concurrency
 TARGET_CONCURRENCY = 16
-MLAPP, CEILING, MLFLOW = "mlapp", "flask ceiling", "mlflow serve"
+MLAPP, CEILING, MLFLOW, MLSERVER = "mlapp", "flask ceiling", "mlflow serve", "mlserver"
 
 
 def mlapp_body(record: dict[str, Any]) -> str:
@@ -50,14 +51,18 @@ def _post(url: str, body: str) -> Any:
     return answer.json()
 
 
-def check_same_model(mlapp_url: str, mlflow_url: str, record: dict[str, Any], champion: dict[str, Any]) -> float:
-    """mlapp and mlflow serve price `record` alike, with the champion's version; returns the price."""
+def check_same_model(
+    mlapp_url: str, peers: dict[str, tuple[str, str, Any]], record: dict[str, Any], champion: dict[str, Any]
+) -> float:
+    """mlapp and every peer (name -> (url, body, price from its answer)) price `record` alike, with the
+    champion's version; returns the price."""
     mine = _post(mlapp_url, mlapp_body(record))
-    theirs = _post(mlflow_url, mlflow_body(record))["predictions"][0]
     if int(mine["model"]["version"]) != int(champion["version"]):
         raise RuntimeError(f"mlapp serves version {mine['model']['version']}, not the champion {champion['version']}")
-    if not math.isclose(mine["result"], theirs, rel_tol=1e-6):
-        raise RuntimeError(f"mlapp priced the house {mine['result']} but mlflow serve {theirs}: not the same model")
+    for name, (url, body, price_of) in peers.items():
+        theirs = price_of(_post(url, body))
+        if not math.isclose(mine["result"], theirs, rel_tol=1e-6):
+            raise RuntimeError(f"mlapp priced the house {mine['result']} but {name} {theirs}: not the same model")
     return float(mine["result"])
 
 
@@ -70,14 +75,14 @@ def _rows(
 ) -> list[Row]:
     rows: list[Row] = []
     for c in concurrencies:
-        mine, top, theirs = results[(MLAPP, c)], results[(CEILING, c)], results[(MLFLOW, c)]
+        mine, top, theirs, seldon = (results[(name, c)] for name in (MLAPP, CEILING, MLFLOW, MLSERVER))
         if c == TARGET_CONCURRENCY:
             target = f"p99 <= {TARGET_P99_MS:g} ms, 0 errors"
             met = mine.p99_ms <= TARGET_P99_MS and mine.errors == 0
         else:
             target, met = "0 errors", mine.errors == 0
         rows.append(Row(SECTION, f"mlapp c={c}", mine.summary(), {**mine.values(), **setting}, target, met))
-        for other in (top, theirs):
+        for other in (top, theirs, seldon):
             rows.append(Row(SECTION, f"{other.target} c={c}", other.summary(), {**other.values(), **setting}))
         versus_ceiling = _ratio(mine.requests_per_second, top.requests_per_second)
         ceiling_target = c == TARGET_CONCURRENCY
@@ -102,6 +107,17 @@ def _rows(
                 versus_mlflow >= TARGET_MLFLOW_RATIO,
             )
         )
+        versus_mlserver = _ratio(mine.requests_per_second, seldon.requests_per_second)
+        rows.append(
+            Row(
+                SECTION,
+                f"mlapp / mlserver c={c}",
+                f"{versus_mlserver:.1f} x",
+                {"ratio": versus_mlserver},
+                f">= {TARGET_MLSERVER_RATIO:g} x",
+                versus_mlserver >= TARGET_MLSERVER_RATIO,
+            )
+        )
     return rows
 
 
@@ -111,19 +127,27 @@ def run(ctx: BenchContext) -> list[Row]:
     folder = ctx.work_dir / SECTION
     json_bodies = wrk.write_bodies(folder / "predict.jsonl", map(mlapp_body, records))
     mlflow_bodies = wrk.write_bodies(folder / "mlflow.jsonl", map(mlflow_body, records))
+    oip_bodies = wrk.write_bodies(folder / "oip.jsonl", (mlserver_peer.oip_body([r]) for r in records))
     log.info("starting the servers", extra={"champion": champion, "workers": ctx.config.workers})
-    servers.start_mlapp(ctx)  # loads its model while the other two start
+    servers.start_mlapp(ctx)  # loads its model while the others start
     top = servers.ceiling(ctx, free_port())
     theirs = servers.mlflow_serve(ctx, champion, free_port())
-    with servers.running(top, theirs):
+    seldon = mlserver_peer.mlserver(ctx, champion, free_port())
+    with servers.running(top, theirs, seldon):
         mlapp = servers.mlapp(ctx)
-        price = check_same_model(mlapp.url("/predict"), theirs.url("/invocations"), records[0], champion)
-        log.info("mlapp and mlflow serve agree", extra={"price": price, "champion": champion})
+        peers = {
+            MLFLOW: (theirs.url("/invocations"), mlflow_body(records[0]), lambda a: a["predictions"][0]),
+            MLSERVER: (seldon.url(mlserver_peer.infer_path()), mlserver_peer.oip_body(records[:1]),
+                       mlserver_peer.first_price),
+        }  # fmt: skip
+        price = check_same_model(mlapp.url("/predict"), peers, records[0], champion)
+        log.info("mlapp, mlflow serve and mlserver agree", extra={"price": price, "champion": champion})
         _post(top.url("/predict"), mlapp_body(records[0]))
         targets = [
             loadtest.Target(MLAPP, mlapp.url("/predict"), json_bodies),
             loadtest.Target(CEILING, top.url("/predict"), json_bodies),
             loadtest.Target(MLFLOW, theirs.url("/invocations"), mlflow_bodies),
+            loadtest.Target(MLSERVER, seldon.url(mlserver_peer.infer_path()), oip_bodies),
         ]
         results = loadtest.measure(ctx, targets, ctx.config.concurrencies)
     return _rows(results, ctx.config.concurrencies, {"workers": ctx.config.workers, "model": champion})
