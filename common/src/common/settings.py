@@ -45,6 +45,9 @@ class Settings:
     collection_corrections: str
     batch_size: int
     train_test_split: float
+    # ACCESS_LOG_SAMPLE: the share of fast, successful requests written to the access log (errors, refusals and
+    # slow requests always are; metrics count every request). 1 by default: every request.
+    access_log_sample: float = 1.0
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None, *, require_project: bool = True) -> Settings:
@@ -79,6 +82,7 @@ class Settings:
             collection_corrections=env.get("COLLECTION_2", "collection_2"),
             batch_size=env_int(env, "BATCH_SIZE", 1000, minimum=1),
             train_test_split=env_float(env, "TRAIN_TEST_SPLIT", 0.8, minimum=0, maximum=1, exclusive=True),
+            access_log_sample=env_float(env, "ACCESS_LOG_SAMPLE", 1.0, minimum=0, maximum=1),
         )
 
     @property

@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     keep_answer_key_order(app)
     app.extensions[EXTENSION] = DbappContext(config=config, store=store)
-    install_request_log(app, SERVICE)
+    install_request_log(app, SERVICE, config.settings.access_log_sample)
     install_json_errors(app)
     install_token_check(app, config.api_tokens, {"dbapp.store"})
     install_read_only_port(app, config.read_only_port)

@@ -51,7 +51,7 @@ def create_app(
     app = Flask(SERVICE)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     keep_answer_key_order(app)
-    install_request_log(app, SERVICE)
+    install_request_log(app, SERVICE, config.settings.access_log_sample)
     install_json_errors(app)
     routes.install(app)
     inference.install(app)

@@ -93,7 +93,7 @@ def create_app(
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)
-    install_request_log(app, SERVICE)
+    install_request_log(app, SERVICE, config.settings.access_log_sample)
     install_token_check(app, config.api_tokens, {"api.predict", "api.corrections"})
     _install_form_rate_limit(app, app.extensions[EXTENSION].form_limiter)
     errors.install(app)
