@@ -54,6 +54,7 @@ class ContainerStack:
             "MLFLOW_EXTRA_ALLOWED_HOSTS": "mlflow,mlflow:5000",
             "DBAPP_URL": "http://dbapp:8082",
             "MLAPP_URL": "http://mlapp:8081",
+            "OUTBOX_PATH": str(self.data_dir / "webapp" / "outbox.sqlite3"),
             **{name: os.environ[name] for name in LOG_VARIABLES if os.environ.get(name)},
         }
 

@@ -45,6 +45,7 @@ class Stack:
             "DBAPP_URL": f"http://127.0.0.1:{self.ports.dbapp}",
             "MLAPP_URL": f"http://127.0.0.1:{self.ports.mlapp}",
             "MODELS_DIR": str(REPO_ROOT / "models"),
+            "OUTBOX_PATH": str(self.data_dir / "webapp" / "outbox.sqlite3"),
         }
 
     def prepare(self) -> None:

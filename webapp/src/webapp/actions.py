@@ -1,13 +1,15 @@
 """The two things a user (page or program) can do, shared by the HTML routes and the JSON API.
 
-- predict: ask mlapp for a price, then publish `prediction.made`. A price is shown even if the event could not
-  be published (the event id is then None and the failure is logged and counted).
+- predict: ask mlapp for a price, then publish `prediction.made` (the form: commit it to the outbox, which
+  publishes it). A price is shown even if the event could not be recorded (the event id is then None and the
+  failure is logged and counted).
 - correct: publish `correction.submitted`. Only the bus is needed, so corrections work while mlapp is down.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -21,20 +23,32 @@ log = logging.getLogger(__name__)
 
 
 def predict(
-    ctx: WebappContext, record: dict[str, Any], idempotency_key: str | None = None, scope: str = ""
+    ctx: WebappContext,
+    record: dict[str, Any],
+    idempotency_key: str | None = None,
+    scope: str = "",
+    *,
+    via_outbox: bool = False,
 ) -> tuple[Prediction, str | None]:
     """Raises `clients.ServiceUnavailable` or `clients.InputRejected`; never returns a price mlapp did not give.
 
-    With an idempotency key, a retry publishes the same event id, so dbapp records the prediction once."""
+    With an idempotency key, a retry publishes the same event id, so dbapp records the prediction once.
+    `via_outbox` (the form): the event is committed to the outbox, when there is one, and the relay publishes
+    it; otherwise (the API) this waits for the bus's acknowledgement."""
     started = time.perf_counter()
     prediction = ctx.mlapp.predict(record)
     PREDICTION_LATENCY.observe(time.perf_counter() - started)
     LAST_PREDICTED_PRICE.set(prediction.result)
     event = prediction_event(record, prediction.result, prediction.model, idempotency_key, scope)
+    event_id: str | None = event.event_id
     try:
-        event_id: str | None = publish(ctx.bus, event, ctx.config.publish_timeout)
-    except BusUnavailable:
+        if via_outbox and ctx.outbox is not None:
+            ctx.outbox.put(event)
+        else:
+            publish(ctx.bus, event, ctx.config.publish_timeout)
+    except (BusUnavailable, OSError, sqlite3.Error) as exc:
         ERROR_COUNT.inc()
+        log.error("the prediction was not recorded", extra={"event_id": event.event_id, "reason": repr(exc)[:300]})
         event_id = None
     log.info(
         "price predicted",

@@ -5,6 +5,7 @@ Each gunicorn worker builds its own app (no `--preload`): the Pub/Sub client mus
 
 from __future__ import annotations
 
+import atexit
 from functools import partial
 
 import requests
@@ -23,6 +24,7 @@ from webapp.config import SERVICE, WebappConfig
 from webapp.context import EXTENSION, WebappContext
 from webapp.forms import CorrectionTokens
 from webapp.limits import RateLimiter, UploadSlots, retry_after
+from webapp.outbox import Outbox
 from webapp.publishing import EventBus
 from webapp.views import api, browse, ops, predict, uploads
 
@@ -78,15 +80,17 @@ def create_app(
     landing = partial(open_store, config.settings.landing_bucket)
     if landing_store is not None:
         landing = partial(_given, landing_store)
+    events = bus or Publisher(config.settings.gcp_project)
     app.extensions[EXTENSION] = WebappContext(
         config=config,
         mlapp=MlappClient(config.mlapp_url, http, timeout),
         dbapp=DbappClient(config.dbapp_url, http, timeout),
-        bus=bus or Publisher(config.settings.gcp_project),
+        bus=events,
         tokens=CorrectionTokens(config.secret_key.get_secret_value()),
         open_landing=landing,
         form_limiter=RateLimiter(config.form_rate_per_minute) if config.form_rate_per_minute else None,
         upload_slots=UploadSlots(config.max_concurrent_uploads),
+        outbox=_outbox(config, events),
     )
     if config.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops)  # type: ignore[method-assign]
@@ -123,6 +127,16 @@ def create_app(
         },
     )
     return app
+
+
+def _outbox(config: WebappConfig, bus: EventBus) -> Outbox | None:
+    """The prediction form's outbox and its relay thread (one per worker), drained at a normal exit."""
+    if config.outbox_path is None:
+        return None
+    outbox = Outbox(config.outbox_path, bus, config.publish_timeout)
+    outbox.start()
+    atexit.register(outbox.close)
+    return outbox
 
 
 def _install_form_rate_limit(app: Flask, limiter: RateLimiter | None) -> None:

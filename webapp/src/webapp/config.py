@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from common.api_tokens import ApiTokens
-from common.settings import ConfigError, Settings, env_flag, env_int
+from common.settings import ConfigError, Settings, env_flag, env_int, env_path
 
 SERVICE = "webapp"
 DEFAULT_MLAPP_URL = "http://127.0.0.1:8081"
@@ -44,6 +44,9 @@ class WebappConfig:
     form_rate_per_minute: int = 30  # FORM_RATE_LIMIT_PER_MINUTE: form posts per client and worker; 0 turns it off
     max_concurrent_uploads: int = 1  # MAX_CONCURRENT_UPLOADS: uploads one worker validates at once
     trusted_proxy_hops: int = 0  # TRUSTED_PROXY_HOPS: proxies in front that append X-Forwarded-For
+    # OUTBOX_PATH: the prediction form's events wait here for the bus (`webapp.outbox`); unset, the form waits
+    # for the bus's acknowledgement itself
+    outbox_path: Path | None = None
 
     @property
     def dbapp_url(self) -> str:
@@ -68,6 +71,7 @@ class WebappConfig:
             form_rate_per_minute=env_int(env, "FORM_RATE_LIMIT_PER_MINUTE", 30, minimum=0),
             max_concurrent_uploads=env_int(env, "MAX_CONCURRENT_UPLOADS", 1, minimum=1, maximum=64),
             trusted_proxy_hops=env_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5),
+            outbox_path=env_path(env, "OUTBOX_PATH"),
         )
 
 

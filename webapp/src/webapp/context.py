@@ -15,6 +15,7 @@ from webapp.clients import DbappClient, MlappClient
 from webapp.config import WebappConfig
 from webapp.forms import CorrectionTokens
 from webapp.limits import RateLimiter, UploadSlots
+from webapp.outbox import Outbox
 from webapp.publishing import EventBus
 
 EXTENSION = "webapp"
@@ -30,6 +31,7 @@ class WebappContext:
     open_landing: Callable[[], BlobStore]
     form_limiter: RateLimiter | None
     upload_slots: UploadSlots
+    outbox: Outbox | None = None  # where the prediction form's events wait for the bus (OUTBOX_PATH)
     _landing: BlobStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -56,7 +56,7 @@ def predict() -> str | tuple[str, int]:
     if record is None:
         return _form_again(values, errors, 422, "Some answers need a second look: see the messages below.")
     try:
-        prediction, event_id = actions.predict(ctx, record)
+        prediction, event_id = actions.predict(ctx, record, via_outbox=True)
     except InputRejected as exc:
         return _form_again(values, exc.fields, 422, "The price service did not accept these answers.")
     except ServiceUnavailable as exc:

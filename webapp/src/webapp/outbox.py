@@ -1,0 +1,133 @@
+"""The prediction form's events, kept on local disk until the bus has them, so the page never waits for Pub/Sub.
+
+`put` commits the event to a SQLite file (WAL, `synchronous=FULL`: on disk when `put` returns, ~0.3 ms here)
+and wakes the relay; the page answers at once. The relay, a thread in each gunicorn worker, publishes pending
+events oldest first and deletes each only after the bus acknowledged it; when the bus refuses or times out it
+keeps them and tries again with back-off. Several workers share the file: a relay claims a few rows for
+`CLAIM_SECONDS` before publishing them, and an event published twice (a relay that died after publishing, before
+deleting) is the same event id, which dbapp stores once.
+
+What it survives: a crashed or killed worker or container (the next relay on the same file publishes what is
+left), a bus that is down for a while. On SIGTERM the relay drains what it can for `DRAIN_SECONDS`. On
+Kubernetes the file lives on the pod's emptyDir, so only the loss of the pod itself while events wait (the
+bus unreachable, or the pod deleted within the ~10 ms an event waits) can lose them; the JSON API publishes
+synchronously instead and answers only once the bus has the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from common.backoff import Backoff
+from common.events import Event
+from webapp.publishing import EventBus
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 30.0  # a claimed row is left to its relay this long; then any relay may take it
+BATCH = 50
+DRAIN_SECONDS = 5.0
+IDLE_WAKE_SECONDS = 5.0  # rows a dead worker claimed are found again without a new put
+
+
+class Outbox:
+    def __init__(self, path: Path, bus: EventBus, publish_timeout: float):
+        self.path, self.bus, self.publish_timeout = path, bus, publish_timeout
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, body TEXT NOT NULL, "
+            "created REAL NOT NULL, claimed_until REAL NOT NULL DEFAULT 0, claimer TEXT NOT NULL DEFAULT '')"
+        )
+        self._lock = threading.Lock()  # one sqlite3 connection, used by request threads and the relay
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._me = f"{os.getpid()}-{id(self)}"
+
+    def put(self, event: Event) -> None:
+        """Durable when it returns; the same event id twice is stored once."""
+        body = event.to_json().decode()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO outbox (event_id, body, created) VALUES (?, ?, ?)",
+                (event.event_id, body, time.time()),
+            )
+        self._wake.set()
+
+    def pending(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def _claim(self) -> list[tuple[str, str]]:
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "UPDATE outbox SET claimed_until = ?, claimer = ? WHERE event_id IN "
+                "(SELECT event_id FROM outbox WHERE claimed_until < ? ORDER BY created LIMIT ?)",
+                (now + CLAIM_SECONDS, self._me, now, BATCH),
+            )
+            rows = self._db.execute(
+                "SELECT event_id, body FROM outbox WHERE claimer = ? AND claimed_until > ? ORDER BY created",
+                (self._me, now),
+            ).fetchall()
+        return [(str(event_id), str(body)) for event_id, body in rows]
+
+    def relay_once(self) -> int:
+        """Publish what this relay could claim; returns how many the bus acknowledged. Raises the bus's error
+        after releasing the rows it could not publish."""
+        published = 0
+        for event_id, body in self._claim():
+            event = Event.from_json(body)  # the envelope as put: same id, same occurred_at
+            try:
+                self.bus.publish(event, timeout=self.publish_timeout)
+            except Exception:
+                with self._lock:
+                    self._db.execute("UPDATE outbox SET claimed_until = 0 WHERE claimer = ?", (self._me,))
+                raise
+            with self._lock:
+                self._db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,))
+            published += 1
+        return published
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        backoff = Backoff(initial=0.5, maximum=30.0)
+        while not self._stop.is_set():
+            self._wake.wait(IDLE_WAKE_SECONDS)
+            self._wake.clear()
+            try:
+                while self.relay_once():
+                    pass
+                backoff.reset()
+            except Exception as exc:
+                delay = backoff.next_delay()
+                log.warning(
+                    "the bus did not take the waiting events; they stay on disk",
+                    extra={"reason": repr(exc)[:300], "retry_in_seconds": round(delay, 1), "outbox": str(self.path)},
+                )
+                self._stop.wait(delay)
+
+    def close(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Stop the relay after publishing what it can within `drain_seconds`; what is left stays on disk."""
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline:
+            try:
+                if not self.relay_once():
+                    break
+            except Exception:
+                break
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
