@@ -49,7 +49,7 @@ def test_a_form_prediction_outlives_a_dead_bus_and_a_killed_webapp(
         with gunicorn_server("webapp", env, logs_dir / "webapp-outbox-2.log", workers=1):
             stored = dfx.wait_until(
                 lambda: [i for i in stack.items("collection_1") if i["street"] == street] or None,
-                timeout=30,
+                timeout=60,
                 what=f"the prediction for {street} in dbapp",
             )
     assert len(stored) == 1 and stored[0]["price"] == pytest.approx(wfx.expected_price(rec))

@@ -3,6 +3,7 @@ only after the bus acknowledged it, and nothing waiting is lost when the process
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -89,3 +90,22 @@ def test_the_form_answers_without_waiting_for_the_bus_and_the_relay_publishes(tm
         time.sleep(0.05)
     assert len(bus.published) == 1 and bus.published[0].type == "prediction.made" and outbox.pending() == 0
     outbox.close(drain_seconds=0)
+
+
+def test_rows_a_dead_worker_had_claimed_are_free_at_once(tmp_path: Path) -> None:
+    """A worker SIGKILLed while it published leaves its claim behind; the next process takes the rows at once,
+    while a claim of a process that still runs is respected."""
+    path = tmp_path / "outbox.sqlite3"
+    dead, alive = event(410_000.0), event(420_000.0)
+    first = Outbox(path, RecordingBus(), 5.0)
+    first.put(dead)
+    first.put(alive)
+    far = time.time() + 3600
+    with first._lock:
+        first._db.execute("UPDATE outbox SET claimed_until = ?, claimer = ? WHERE event_id = ?",
+                          (far, "999999999-1", dead.event_id))  # fmt: skip
+        first._db.execute("UPDATE outbox SET claimed_until = ?, claimer = ? WHERE event_id = ?",
+                          (far, f"{os.getpid()}-1", alive.event_id))  # fmt: skip
+    bus = RecordingBus()
+    assert Outbox(path, bus, 5.0).relay_once() == 1
+    assert [e.event_id for e in bus.published] == [dead.event_id]

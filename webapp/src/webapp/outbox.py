@@ -8,10 +8,11 @@ keeps them and tries again with back-off. Several workers share the file: a rela
 deleting) is the same event id, which dbapp stores once.
 
 What it survives: a crashed or killed worker or container (the next relay on the same file publishes what is
-left), a bus that is down for a while. On SIGTERM the relay drains what it can for `DRAIN_SECONDS`. On
-Kubernetes the file lives on the pod's emptyDir, so only the loss of the pod itself while events wait (the
-bus unreachable, or the pod deleted within the ~10 ms an event waits) can lose them; the JSON API publishes
-synchronously instead and answers only once the bus has the event.
+left; rows a dead process had claimed are freed when a new one opens the file), a bus that is down for a
+while. On SIGTERM the relay drains what it can for `DRAIN_SECONDS`. On Kubernetes the file lives on the pod's
+emptyDir, so only the loss of the pod itself while events wait (the bus unreachable, or the pod deleted within
+the ~10 ms an event waits) can lose them; the JSON API publishes synchronously instead and answers only once
+the bus has the event.
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ class Outbox:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._me = f"{os.getpid()}-{id(self)}"
+        self._release_dead_claims()
+
+    def _release_dead_claims(self) -> None:
+        """Rows claimed by a process that no longer runs (a worker killed while it published) are free again at
+        once, not after CLAIM_SECONDS. A process id reused since only delays them until the claim expires."""
+        with self._lock:
+            claimers = [c for (c,) in self._db.execute("SELECT DISTINCT claimer FROM outbox WHERE claimer != ''")]
+            for claimer in claimers:
+                if not _alive(int(claimer.split("-", 1)[0])):
+                    self._db.execute("UPDATE outbox SET claimed_until = 0, claimer = '' WHERE claimer = ?", (claimer,))
 
     def put(self, event: Event) -> None:
         """Durable when it returns; the same event id twice is stored once."""
@@ -131,3 +142,13 @@ class Outbox:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
