@@ -16,6 +16,7 @@ from google.api_core.exceptions import NotFound
 from google.api_core.exceptions import PreconditionFailed as GcsPreconditionFailed
 
 from common.blobstore import BlobInfo, BlobNotFound, PreconditionFailed
+from common.settings import LOCAL_PROJECT, gcp_project
 
 STREAM_CHUNK_BYTES = 8 * 1024 * 1024  # a multiple of 256 KiB, as resumable uploads require
 
@@ -131,7 +132,7 @@ def _client() -> Any:
         from google.auth.credentials import AnonymousCredentials
 
         return storage.Client(
-            project=os.environ.get("GCP_PROJECT", "local-project"),
+            project=gcp_project(os.environ) or LOCAL_PROJECT,
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]  # google-auth leaves __init__ unannotated
         )
     return storage.Client()

@@ -108,19 +108,24 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         """The training rows: with target encoding, each row's location columns come from tables that did not
         see its own price (cross-fitting); what serving sees later comes from the tables `fit` keeps."""
         frame = _frame(X)
-        out = self.fit(frame, y).transform(frame)
-        if self._encoded:
-            start = len(NUMERIC_FIELDS) + len(DERIVED_FEATURES)
-            columns = self._location_columns(frame)
-            encoded = le.cross_fitted(columns, _log_target(y), self.smoothing, self.folds)
-            out[:, start : start + len(self._encoded)] = encoded
-        return out
+        self.fit(frame, y)
+        if not self._encoded:
+            return self.transform(frame)
+        columns = self._location_columns(frame)
+        encoded = le.cross_fitted(columns, _log_target(y), self.smoothing, self.folds)
+        return self._transform(frame, encoded)
 
     def _location_columns(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         return {name: le.normalised_column(frame[name]) for name in self._encoded}
 
     def transform(self, X: pd.DataFrame | list[Mapping[str, Any]]) -> np.ndarray:
         frame = _frame(X)
+        columns = self._location_columns(frame)
+        encoded = [le.encode(columns[name], self.encodings_[name], self.prior_) for name in self._encoded]
+        return self._transform(frame, np.column_stack(encoded) if encoded else None)
+
+    def _transform(self, frame: pd.DataFrame, encoded: np.ndarray | None) -> np.ndarray:
+        """`encoded`: the (rows, encoded fields) location columns, from the kept tables or cross-fitted."""
         n = len(frame)
         out = np.zeros((n, self.n_features), dtype=np.float64)
         numeric = frame.loc[:, list(NUMERIC_FIELDS)].to_numpy(dtype=np.float64)
@@ -132,8 +137,8 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         out[:, k] = renovated > 0
         out[:, k + 1] = np.maximum(built, renovated)
         out[:, k + 2] = basement > 0
-        for j, (name, values) in enumerate(self._location_columns(frame).items()):
-            out[:, k + len(DERIVED_FEATURES) + j] = le.encode(values, self.encodings_[name], self.prior_)
+        if encoded is not None:
+            out[:, k + len(DERIVED_FEATURES) : k + len(DERIVED_FEATURES) + encoded.shape[1]] = encoded
         rows = np.arange(n)
         buckets, offsets = self._buckets(), self._offsets()
         for name in self._hashed:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+LOCAL_PROJECT = "local-project"  # the project id with the Pub/Sub emulator, which accepts any
+
 
 class ConfigError(RuntimeError):
     """A configuration variable is missing or has a value the platform cannot use."""
@@ -63,7 +65,7 @@ class Settings:
                     "GCP_PROJECT is not set: set it to your Google Cloud project id, or set "
                     "PUBSUB_EMULATOR_HOST to use the local Pub/Sub emulator"
                 )
-            project = "local-project" if emulator else ""
+            project = LOCAL_PROJECT if emulator else ""
         return cls(
             service=service,
             data_dir=data_dir,

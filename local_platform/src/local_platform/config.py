@@ -8,13 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from common.settings import env_int, gcp_project, platform_data_dir
+from common.settings import LOCAL_PROJECT, env_int, gcp_project, platform_data_dir
 from local_platform.stack import Ports
 
 # CONTAINER_PLATFORM_NAME names the network and prefixes the containers, so a second platform (the e2e tests)
 # can run beside the one `make up-containers` started without touching it.
 DEFAULT_CONTAINER_NAME = "house-price"
-LOCAL_PROJECT = "local-project"  # the Pub/Sub emulator accepts any project id
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.settings import LOCAL_PROJECT
 from local_platform import components
 from local_platform.engine import Engine, image
 from local_platform.processes import LOG_VARIABLES, Child
@@ -31,7 +32,7 @@ class ContainerStack:
     tag: str = "latest"
     log_dir: Path | None = None
     name: str = "house-price"  # names the network and prefixes the containers (CONTAINER_PLATFORM_NAME)
-    gcp_project: str = "local-project"
+    gcp_project: str = LOCAL_PROJECT
     children: list[Child] = field(default_factory=list)
 
     @property

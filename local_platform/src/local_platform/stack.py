@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.settings import LOCAL_PROJECT
 from local_platform import components
 from local_platform.pipeline import run_pipeline
 from local_platform.processes import Child, port_open
@@ -32,7 +33,7 @@ class Stack:
     data_dir: Path
     ports: Ports = field(default_factory=Ports)
     log_dir: Path | None = None  # None: prefixed output on stdout (make up); a folder: one log file per child
-    gcp_project: str = "local-project"  # any id does for the emulator
+    gcp_project: str = LOCAL_PROJECT
     children: list[Child] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:

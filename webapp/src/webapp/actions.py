@@ -46,9 +46,12 @@ def predict(
             ctx.outbox.put(event)
         else:
             publish(ctx.bus, event, ctx.config.publish_timeout)
-    except (BusUnavailable, OSError, sqlite3.Error) as exc:
+    except BusUnavailable:  # publish() logged why
         ERROR_COUNT.inc()
-        log.error("the prediction was not recorded", extra={"event_id": event.event_id, "reason": repr(exc)[:300]})
+        event_id = None
+    except (OSError, sqlite3.Error) as exc:
+        ERROR_COUNT.inc()
+        log.error("the outbox did not take the prediction", extra={"event_id": event_id, "reason": repr(exc)[:300]})
         event_id = None
     log.info(
         "price predicted",
