@@ -9,7 +9,7 @@ CHECKOV_VERSION := checkov==3.3.30
 # the checkov that `make services` installs as a uv tool (tests/integration/test_checkov.py runs it)
 export CHECKOV ?= $(shell $(UV) tool dir --bin 2>/dev/null)/checkov
 
-.PHONY: help install up up-containers images container-tools pipeline bench chaos test test-unit test-integration lint format services clean-data
+.PHONY: help install up up-containers images container-tools pipeline data-job bench chaos test test-unit test-integration lint format services clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ container-tools: ## install podman, runc, netavark and debootstrap where neither
 
 pipeline: install ## run the data job and every trainer once against the running platform
 	$(UV) run --frozen --no-sync platform pipeline
+
+data-job: install ## run only the data job against the running platform; the dispatcher then retrains every family
+	$(UV) run --frozen --no-sync platform data-job
 
 bench: install ## measure serving, batch, data job and training; prints a table, writes bench/results/*.json (~10 min)
 	@scripts/install_system_packages.sh

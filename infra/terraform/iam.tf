@@ -5,19 +5,21 @@
 # resources whose names are not known in advance. k8s_web/README.md and k8s_ml/README.md list the same roles
 # (tests/unit/test_terraform_iam.py compares them).
 locals {
-  # KSA -> namespace. Workloads that call no Google API (prometheus, grafana, kube-state-metrics, mongodb) get an
-  # account with no role, so that their annotation names an account that exists.
+  # KSA -> namespace. Workloads that call no Google API (prometheus, alertmanager, grafana, kube-state-metrics,
+  # mongodb) get an account with no role, so that their annotation names an account that exists.
   workloads = {
     webapp             = "web"
     mlapp              = "web"
     dbapp              = "web"
     prometheus         = "web"
+    alertmanager       = "web"
     grafana            = "web"
     kube-state-metrics = "web"
     mongodb            = "web"
     mlflow             = "ml"
     data-job           = "ml"
     trainer            = "ml"
+    dispatcher         = "ml"
     pubsub-setup       = "ml"
     mlflow-db-backup   = "ml"
   }
@@ -40,6 +42,9 @@ locals {
     { ksa = "webapp", topic = "corrections", role = "roles/pubsub.publisher" },
     { ksa = "data-job", topic = "dataset-versions", role = "roles/pubsub.publisher" },
     { ksa = "trainer", topic = "model-promotions", role = "roles/pubsub.publisher" },
+    # the dispatcher reads its topic at start-up and dead-letters an event that is not a dataset version
+    { ksa = "dispatcher", topic = "dataset-versions", role = "roles/pubsub.viewer" },
+    { ksa = "dispatcher", topic = "dispatcher-dataset-versions-dead-letter", role = "roles/pubsub.publisher" },
     # dbapp's consumer reads its topics and subscriptions at start-up (common.bus gets before it would create)
     { ksa = "dbapp", topic = "predictions", role = "roles/pubsub.viewer" },
     { ksa = "dbapp", topic = "corrections", role = "roles/pubsub.viewer" },
@@ -55,6 +60,7 @@ locals {
     { ksa = "pubsub-setup", topic = "model-promotions", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", topic = "dbapp-predictions-dead-letter", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", topic = "dbapp-corrections-dead-letter", role = "roles/pubsub.viewer" },
+    { ksa = "pubsub-setup", topic = "dispatcher-dataset-versions-dead-letter", role = "roles/pubsub.viewer" },
   ]
 
   subscription_grants = [
@@ -66,6 +72,10 @@ locals {
     { ksa = "pubsub-setup", subscription = "dbapp-corrections", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", subscription = "dbapp-predictions-dead-letter", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", subscription = "dbapp-corrections-dead-letter", role = "roles/pubsub.viewer" },
+    { ksa = "dispatcher", subscription = "dispatcher-dataset-versions", role = "roles/pubsub.subscriber" },
+    { ksa = "dispatcher", subscription = "dispatcher-dataset-versions", role = "roles/pubsub.viewer" },
+    { ksa = "pubsub-setup", subscription = "dispatcher-dataset-versions", role = "roles/pubsub.viewer" },
+    { ksa = "pubsub-setup", subscription = "dispatcher-dataset-versions-dead-letter", role = "roles/pubsub.viewer" },
   ]
 
   # Project level only where the resource names are unknown in advance, with custom roles of just the

@@ -26,6 +26,14 @@ locals {
       minimum_backoff            = "10s"
       maximum_backoff            = "600s"
     }
+    dispatcher-dataset-versions = {
+      topic                      = "dataset-versions"
+      ack_deadline_seconds       = 60
+      message_retention_duration = "604800s"
+      max_delivery_attempts      = 10
+      minimum_backoff            = "10s"
+      maximum_backoff            = "600s"
+    }
   }
 
   # Pub/Sub's service agent forwards undeliverable messages: it publishes to the dead-letter topic and must be

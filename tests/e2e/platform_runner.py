@@ -16,7 +16,7 @@ from local_platform.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 READY_LINE = "The platform is running"
-PORT_NAMES = ("PUBSUB_PORT", "MLFLOW_PORT", "DBAPP_PORT", "MLAPP_PORT", "WEBAPP_PORT")
+PORT_NAMES = ("PUBSUB_PORT", "MLFLOW_PORT", "DBAPP_PORT", "MLAPP_PORT", "WEBAPP_PORT", "DISPATCHER_PORT")
 
 
 @dataclass
@@ -57,9 +57,10 @@ class Platform:
             time.sleep(1)
         pytest.fail(f"no {READY_LINE!r} after {timeout:.0f} s:\n{log.read_text()[-8000:]}")
 
-    def run_pipeline(self, timeout: float = 600) -> None:
-        log_name = "pipeline.log"
-        code = self.start("pipeline", log_name=log_name).wait(timeout=timeout)
+    def run_pipeline(self, command: str = "pipeline", timeout: float = 600) -> None:
+        """`make pipeline` (data job and trainers), or with `command="data-job"` `make data-job` (the data job)."""
+        log_name = f"{command}.log"
+        code = self.start(command, log_name=log_name).wait(timeout=timeout)
         assert code == 0, (self.logs / log_name).read_text()[-8000:]
 
     @staticmethod

@@ -7,8 +7,9 @@ The tests run in file order against one running platform (starting it costs minu
 2. a person predicts a price in a real browser (Debian's chromium through Playwright), corrects it and sees
    the correction in the history;
 3. `make pipeline` with no new data trains nothing;
-4. new data (the correction and a new landing file) -> a new version -> both families retrain, and mlapp
-   serves whatever the alias points at without a restart;
+4. new data (the correction and about 1,400 new rows in the landing bucket) -> `make data-job` -> a new version ->
+   both families retrain without anyone starting a trainer (the dispatcher; on the container platform, which runs
+   no dispatcher, `make pipeline`), and mlapp serves whatever the alias points at without a restart;
 5. SIGTERM stops every component; a second `make up` keeps every prediction, correction, version and model.
 """
 
@@ -153,13 +154,16 @@ def test_new_data_makes_a_version_retrains_and_mlapp_follows_the_alias(platform)
     landing = open_store((running.data_dir / "buckets" / "landing").as_uri())
     landing.write("uploads/more.csv", more.to_csv(index=False).encode())
     before = len(_model_versions(running))
+    dispatched = not running.up_args  # the process platform runs the dispatcher
 
-    running.run_pipeline()
+    running.run_pipeline("data-job" if dispatched else "pipeline")
 
     datasets = open_store((running.data_dir / "buckets" / "datasets").as_uri())
     manifests = committed_versions(datasets)
     assert [m.version for m in manifests] == [1, 2]
     assert manifests[1].corrections_cursor is not None
+    _wait(lambda: len(_model_versions(running)) >= before + 2, 600, "no new version of both families within 600 s")
+    time.sleep(3 if dispatched else 0)  # a third version would be a duplicate run of the same dataset version
     versions = _model_versions(running)
     assert len(versions) == before + 2
     assert {v.tags["dataset_version"] for v in versions} == {"1", "2"}

@@ -76,7 +76,7 @@ def launcher_main(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[io.Stri
     for name in ("LOG_FORMAT", "LOG_COLOR"):
         monkeypatch.setenv(name, "auto")  # recorded, so what main() writes into os.environ is undone
     monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.setattr(cli, "pipeline", lambda: 0)
+    monkeypatch.setattr(cli, "pipeline", lambda train=True: 0)
     root = logging.getLogger()
     handlers = root.handlers[:]
 

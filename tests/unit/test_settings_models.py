@@ -17,6 +17,7 @@ from common.server_settings import ServerSettings
 from common.training.config import TrainerConfig
 from data_versioning.config import JobConfig
 from dbapp.config import DbappConfig
+from dispatcher.config import DispatcherConfig
 from local_platform.config import LauncherConfig
 from mlapp.config import MlappConfig
 from mlflow_server.config import ServerConfig
@@ -64,6 +65,7 @@ def models(tmp_path: Path) -> dict[str, tuple[str, Callable[[Mapping[str, str]],
         "launcher": ("local_platform", lambda env: LauncherConfig.from_env(env)),
         "bench": ("bench", lambda env: BenchConfig.from_env(env)),
         "chaos": ("chaos", lambda env: ChaosConfig.from_env(env)),
+        "dispatcher": ("dispatcher", lambda env: DispatcherConfig.from_env(env)),
     }
 
 
@@ -133,7 +135,7 @@ NAMED_READ = re.compile(
 SOURCE_FOLDERS = ("common", "webapp", "mlapp", "dbapp", "data_collection_and_versioning", "models", "mlflow")
 
 
-@pytest.mark.parametrize("folder", [*SOURCE_FOLDERS, "local_platform", "bench", "chaos"])
+@pytest.mark.parametrize("folder", [*SOURCE_FOLDERS, "local_platform", "bench", "chaos", "dispatcher"])
 def test_only_settings_models_read_the_environment_by_name(folder: str) -> None:
     readers = {
         str(path.relative_to(REPO))

@@ -130,7 +130,8 @@ def test_every_topic_and_subscription_the_code_uses_has_dead_letter_and_retry_po
 # Every place the code creates a subscription; a new one must be added to Terraform (or here, with the reason).
 SUBSCRIBERS = {
     "common/src/common/bus.py": "the helper itself",
-    "dbapp/src/dbapp/consumer.py": "SUBSCRIPTIONS (durable: Terraform)",
+    "dbapp/src/dbapp/consumer.py": "DBAPP_SUBSCRIPTIONS (durable: Terraform)",
+    "dispatcher/src/dispatcher/__main__.py": "DISPATCHER_SUBSCRIPTION (durable: Terraform)",
     "local_platform/src/local_platform/pipeline.py": "SUBSCRIPTIONS, against the emulator",
     "mlapp/src/mlapp/promotions.py": "one per process, created and deleted by mlapp (1-day expiry): not Terraform's",
 }
@@ -177,13 +178,18 @@ def _walk(value):
 
 
 def secret_refs() -> set[tuple[str, str, str]]:
-    """(namespace, Secret, key) of every secretKeyRef, and the MLflow Ingress's basic-auth file."""
+    """(namespace, Secret, key) of every secretKeyRef, every key a Secret volume projects (`items`), and the MLflow
+    Ingress's basic-auth file."""
     refs = set()
     for obj in rendered(k8s.OVERLAYS):
         namespace = obj["metadata"].get("namespace", "")
         for node in _walk(obj):
             if "secretKeyRef" in node:
                 refs.add((namespace, node["secretKeyRef"]["name"], node["secretKeyRef"]["key"]))
+            if isinstance(node.get("secret"), dict) and "secretName" in node["secret"]:
+                volume = node["secret"]
+                assert volume.get("items"), f"Secret volume {volume['secretName']} must list its keys (items)"
+                refs |= {(namespace, volume["secretName"], item["key"]) for item in volume["items"]}
         auth = obj["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/auth-secret")
         if auth:
             refs.add((namespace, auth, "auth"))

@@ -33,6 +33,7 @@ PUBLISHERS = {
     "model-promotions": "trainer",
     "dbapp-predictions-dead-letter": "dbapp",  # events the consumer can never store, with the reason
     "dbapp-corrections-dead-letter": "dbapp",
+    "dispatcher-dataset-versions-dead-letter": "dispatcher",  # an event that is not a dataset version
 }
 
 

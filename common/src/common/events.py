@@ -24,11 +24,14 @@ TOPIC_DATASET_VERSIONS = "dataset-versions"
 TOPIC_MODEL_PROMOTIONS = "model-promotions"
 ALL_TOPICS = (TOPIC_PREDICTIONS, TOPIC_CORRECTIONS, TOPIC_DATASET_VERSIONS, TOPIC_MODEL_PROMOTIONS)
 
-# Durable subscriptions owned by the platform (mlapp's per-replica subscriptions are created at runtime).
-SUBSCRIPTIONS = {
+# Durable subscriptions owned by the platform (mlapp's per-replica subscriptions are created at runtime): dbapp's
+# consumer stores predictions and corrections; the retraining dispatcher starts training on each dataset version.
+DBAPP_SUBSCRIPTIONS = {
     "dbapp-predictions": TOPIC_PREDICTIONS,
     "dbapp-corrections": TOPIC_CORRECTIONS,
 }
+DISPATCHER_SUBSCRIPTION = "dispatcher-dataset-versions"
+SUBSCRIPTIONS = {**DBAPP_SUBSCRIPTIONS, DISPATCHER_SUBSCRIPTION: TOPIC_DATASET_VERSIONS}
 # Each durable subscription `<name>` has a dead-letter topic `<name>-dead-letter` and a subscription of the same
 # name on it that keeps what lands there (infra/terraform/pubsub.tf, k8s_ml/base/pubsub/subscriptions.json).
 DEAD_LETTER_SUFFIX = "-dead-letter"

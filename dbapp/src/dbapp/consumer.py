@@ -19,17 +19,16 @@ import logging
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import FrameType
 
 from prometheus_client import multiprocess
 
 from common import bus
-from common.backoff import Backoff
+from common.consumer_loop import pull_until_stopped, retry_until_stopped
 from common.contracts.dead_letters import DeadLetterReason
 from common.dead_letters import Poison
-from common.events import SUBSCRIPTIONS, Event
+from common.events import DBAPP_SUBSCRIPTIONS, Event
 from common.jsonlog import configure_logging
 from common.metrics import multiprocess_dir
 from common.settings import ConfigError
@@ -42,11 +41,6 @@ from dbapp.storage import DocumentStore, open_store
 log = logging.getLogger("dbapp.consumer")
 
 EVENT_KINDS = {"prediction.made": Kind.PREDICTION, "correction.submitted": Kind.CORRECTION}
-
-
-def restart_backoff() -> Backoff:
-    """Pauses between attempts to create the subscriptions or to restart a failed pull loop."""
-    return Backoff(initial=1.0, maximum=60.0)
 
 
 class EventSink:
@@ -114,24 +108,10 @@ class SubscriptionMetrics:
         EVENT_RETRIES.labels(subscription=self.subscription).inc(messages)
 
 
-def retry_until_stopped(what: str, action: Callable[[], None], stop: threading.Event) -> bool:
-    """Run `action` until it succeeds or `stop` is set (the bus may start after us); True if it succeeded."""
-    backoff = restart_backoff()
-    while not stop.is_set():
-        try:
-            action()
-            return True
-        except Exception as exc:
-            delay = backoff.next_delay()
-            log.warning(f"{what} failed; retrying in {delay:g} s", extra={"reason": str(exc)})
-            stop.wait(delay)
-    return False
-
-
 def ensure_subscriptions(project: str) -> None:
     """The topics, and each subscription with its dead-letter topic and subscription (`bus.ensure_subscription`)."""
-    bus.ensure_topics(project, sorted(set(SUBSCRIPTIONS.values())))
-    for subscription, topic in SUBSCRIPTIONS.items():
+    bus.ensure_topics(project, sorted(set(DBAPP_SUBSCRIPTIONS.values())))
+    for subscription, topic in DBAPP_SUBSCRIPTIONS.items():
         bus.ensure_subscription(project, subscription, topic)
 
 
@@ -139,23 +119,13 @@ def start_consumers(project: str, sink: EventSink, stop: threading.Event) -> lis
     """One thread per dbapp subscription, each pulling until `stop` is set (restarted after a failure)."""
 
     def run(subscription: str) -> None:
-        backoff = restart_backoff()
-        metrics = SubscriptionMetrics(subscription)
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                bus.pull_forever(
-                    project, subscription, sink, stop, dead_letter=True, ready=sink.store.ping, listener=metrics
-                )
-            except Exception:
-                if time.monotonic() - started > backoff.maximum:
-                    backoff.reset()  # it ran a while: this is a new failure, not the same one again
-                delay = backoff.next_delay()
-                log.exception(f"pull loop failed; restarting in {delay:g} s", extra={"subscription": subscription})
-                stop.wait(delay)
+        listener = SubscriptionMetrics(subscription)
+        pull_until_stopped(
+            project, subscription, sink, stop, dead_letter=True, ready=sink.store.ping, listener=listener
+        )
 
     threads = [
-        threading.Thread(target=run, args=(name,), name=f"consumer-{name}", daemon=True) for name in SUBSCRIPTIONS
+        threading.Thread(target=run, args=(name,), name=f"consumer-{name}", daemon=True) for name in DBAPP_SUBSCRIPTIONS
     ]
     for thread in threads:
         thread.start()
@@ -182,7 +152,7 @@ def main() -> int:
     store = open_store(settings, mongo_settle_seconds=config.mongo_settle_seconds)
     log.info(
         "consumer starting",
-        extra={"backend": store.backend, "project": settings.gcp_project, "subscriptions": sorted(SUBSCRIPTIONS)},
+        extra={"backend": store.backend, "project": settings.gcp_project, "subscriptions": sorted(DBAPP_SUBSCRIPTIONS)},
     )
     threads: list[threading.Thread] = []
     try:

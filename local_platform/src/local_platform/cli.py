@@ -1,5 +1,6 @@
 """`platform up` runs the whole platform in the foreground; `platform pipeline` runs the data job and every
-trainer once against it. `make up` and `make pipeline` call these."""
+trainer once against it; `platform data-job` runs only the data job (the dispatcher then starts the trainers).
+`make up`, `make pipeline` and `make data-job` call these."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import threading
 import time
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from common.jsonlog import configure_logging, is_terminal
 from common.settings import ConfigError, Settings
@@ -20,12 +22,13 @@ from local_platform import components
 from local_platform.config import LauncherConfig
 from local_platform.container_stack import ContainerStack
 from local_platform.engine import Engine, EngineMissing, detect_engine
-from local_platform.pipeline import create_topics_and_subscriptions, seed_sample_data
+from local_platform.pipeline import create_topics_and_subscriptions, latest_dataset_version, seed_sample_data
 from local_platform.processes import NotReady, terminal_log_env
 from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Stack
 from local_platform.supervisor import Supervisor
 
 log = logging.getLogger("platform")
+FIRST_TRAINING_SECONDS = 900.0  # at most this long waiting for the dispatcher's first trainings before the announcement
 
 
 def _process_stack(config: LauncherConfig) -> Stack:
@@ -75,12 +78,22 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
         )
         stack.start_mlapp()
         stack.start_webapp()
+        dispatching = stack.start_dispatcher()
+        if dispatching:
+            log.info(
+                "the dispatcher runs: every new dataset version trains every family",
+                extra={"port": stack.ports.dispatcher},
+            )
         if seed_sample_data(settings, SAMPLE_DATASET, SAMPLE_OBJECT):
             log.info("the platform was empty: the sample dataset will be versioned and trained on")
-        if not skip_pipeline and not stopping.is_set() and stack.run_pipeline() != 0:
+        before = latest_dataset_version(settings)
+        if not skip_pipeline and not stopping.is_set() and stack.run_pipeline(train=not dispatching) != 0:
             log.error("the first pipeline run failed (see above); the services keep running")
         if stopping.is_set():
             return 0
+        if dispatching:
+            after = latest_dataset_version(settings)
+            _wait_for_dispatcher(stack.ports.dispatcher, after if after > before else 0, stopping)
         _wait_for_model(stack)
         _announce(stack)
         supervisor = Supervisor(stack.children, after_restart={"pubsub": lambda: _recreate_bus(stack, settings)})
@@ -106,6 +119,31 @@ def _recreate_bus(stack: Stack | ContainerStack, settings: Settings, timeout: fl
     create_topics_and_subscriptions(settings)
 
 
+def _dispatcher_state(port: int) -> tuple[float, float] | None:
+    """(latest dataset version dispatched, runs pending) from the dispatcher's /metrics, None if unreachable."""
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except requests.RequestException:
+        return None
+    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    return values.get("dispatcher_last_dataset_version", 0.0), values.get("dispatcher_pending_runs", 0.0)
+
+
+def _wait_for_dispatcher(port: int, version: int, stopping: threading.Event) -> None:
+    """Until the dispatcher has taken dataset version `version` (0: none is expected) and every training it
+    queued has ended, so that the platform is announced with its models; progress every 30 s."""
+    deadline = time.monotonic() + FIRST_TRAINING_SECONDS
+    report = time.monotonic() + 30
+    while not stopping.wait(1.0) and time.monotonic() < deadline:
+        state = _dispatcher_state(port)
+        if state is not None and state[0] >= version and state[1] == 0:
+            return
+        if state is not None and time.monotonic() > report:
+            report += 30
+            log.info(f"training: {state[1]:.0f} run(s) queued or running", extra={"dataset_version": version})
+    log.warning(f"training did not finish within {FIRST_TRAINING_SECONDS:.0f} s; see the dispatcher's lines")
+
+
 def _wait_for_model(stack: Stack | ContainerStack, timeout: float = 60.0) -> None:
     """mlapp loads the champion in the background; say so plainly if there is none yet."""
     url = f"http://127.0.0.1:{stack.ports.mlapp}/readyz"
@@ -125,16 +163,19 @@ def _announce(stack: Stack | ContainerStack) -> None:
         f"  mlapp         http://127.0.0.1:{stack.ports.mlapp}/model-info",
         f"  MLflow        http://127.0.0.1:{stack.ports.mlflow}",
         f"  dbapp         http://127.0.0.1:{stack.ports.dbapp}/healthz",
+        f"  dispatcher    http://127.0.0.1:{stack.ports.dispatcher}/metrics",
         f"  Pub/Sub       127.0.0.1:{stack.ports.pubsub} (emulator)",
         f"  data          {stack.data_dir}",
-        "Press Ctrl-C to stop. Run `make pipeline` in another terminal to version new data and retrain.",
+        "Press Ctrl-C to stop. Run `make data-job` in another terminal to version new data (the dispatcher then "
+        "retrains every family), or `make pipeline` to run the data job and every trainer yourself.",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
 
-def pipeline() -> int:
-    """Against whichever platform runs: from the job images when `make up-containers` runs it, else as processes."""
+def pipeline(train: bool = True) -> int:
+    """Against whichever platform runs: from the job images when `make up-containers` runs it, else as processes.
+    `train=False`: only the data job."""
     config = LauncherConfig.from_env(os.environ)
     stack = _running_container_stack(config) or _process_stack(config)
     env = stack.env()
@@ -144,7 +185,7 @@ def pipeline() -> int:
         except requests.RequestException:
             log.error(f"{name} is not reachable at {url}: start the platform with `make up` first")
             return 2
-    return stack.run_pipeline()
+    return stack.run_pipeline(train=train)
 
 
 def _running_container_stack(config: LauncherConfig) -> ContainerStack | None:
@@ -165,11 +206,15 @@ def main(argv: list[str] | None = None) -> None:
         "--containers", action="store_true", help="run every component from its image (build them with make images)"
     )
     sub.add_parser("pipeline", help="run the data job and every trainer once against the running platform")
+    sub.add_parser("data-job", help="run only the data job against the running platform (the dispatcher trains)")
     args = parser.parse_args(argv)
     os.environ.update(terminal_log_env(os.environ, is_terminal(sys.stdout)))  # the children inherit it
     try:
         configure_logging("platform")
-        code = up(skip_pipeline=args.skip_pipeline, containers=args.containers) if args.command == "up" else pipeline()
+        if args.command == "up":
+            code = up(skip_pipeline=args.skip_pipeline, containers=args.containers)
+        else:
+            code = pipeline(train=args.command == "pipeline")
     except ConfigError as exc:
         raise SystemExit(f"platform: {exc}") from None
     sys.exit(code)

@@ -19,7 +19,7 @@ DEFAULT_CONTAINER_NAME = "house-price"
 @dataclass(frozen=True)
 class LauncherConfig:
     data_dir: Path  # PLATFORM_DATA_DIR
-    ports: Ports  # PUBSUB_PORT, MLFLOW_PORT, DBAPP_PORT, MLAPP_PORT, WEBAPP_PORT
+    ports: Ports  # PUBSUB_PORT, MLFLOW_PORT, DBAPP_PORT, MLAPP_PORT, WEBAPP_PORT, DISPATCHER_PORT
     gcp_project: str  # GCP_PROJECT (or GOOGLE_CLOUD_PROJECT): the project id given to the emulator's clients
     container_name: str  # CONTAINER_PLATFORM_NAME
 

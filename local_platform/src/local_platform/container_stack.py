@@ -120,11 +120,17 @@ class ContainerStack:
         port = self.ports.webapp
         self._start("webapp", "webapp", (port, 8080), components.service_ready(port), 90)
 
-    def run_pipeline(self) -> int:
-        """The data job, then every trainer, each from its image on the platform's network. Files the host
-        wrote into the data folder (the sample data, an operator's drop) are handed to the images' user first."""
+    def start_dispatcher(self) -> bool:
+        """No dispatcher runs on the container platform (it would have to start trainer containers through the
+        engine): its pipeline runs the trainers itself. False: none runs."""
+        return False
+
+    def run_pipeline(self, train: bool = True) -> int:
+        """The data job, then (`train`) every trainer, each from its image on the platform's network. Files the
+        host wrote into the data folder (the sample data, an operator's drop) are handed to the images' user."""
         _give_to_app_user(self.data_dir, self.engine)
-        for name, image_name, args in (("data-job", "data-job", []), ("train", "trainer", ["--all"])):
+        jobs = [("data-job", "data-job", []), ("train", "trainer", ["--all"])]
+        for name, image_name, args in jobs if train else jobs[:1]:
             log = self.log_dir / f"{name}.log" if self.log_dir else None
             cmd = self._run_command(name, image_name, args, None)
             code = Child(name, cmd, env=self.engine.env, log_path=log, own_session=False).start().wait()

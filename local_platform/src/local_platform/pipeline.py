@@ -1,5 +1,5 @@
 """One pass of the data pipeline against a running stack: seed the sample data if the platform is empty,
-run the data job, then every trainer."""
+run the data job, then (unless the dispatcher trains) every trainer."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def seed_sample_data(settings: Settings, sample: Path, object_name: str) -> bool
     return True
 
 
+def latest_dataset_version(settings: Settings) -> int:
+    """The newest committed dataset version (0 when there is none)."""
+    versions = committed_versions(open_store(settings.datasets_bucket))
+    return versions[-1].version if versions else 0
+
+
 def run_job(name: str, cmd: list[str], env: dict[str, str], log_path: Path | None = None) -> int:
     child = Child(name, cmd, env=env, log_path=log_path, own_session=False).start()
     code = child.wait()
@@ -41,11 +47,13 @@ def run_job(name: str, cmd: list[str], env: dict[str, str], log_path: Path | Non
     return code
 
 
-def run_pipeline(env: dict[str, str], log_dir: Path | None = None) -> int:
-    """Data job, then `train --all`. Returns the first non-zero exit code (0 when both succeeded)."""
+def run_pipeline(env: dict[str, str], log_dir: Path | None = None, train: bool = True) -> int:
+    """Data job, then (`train`) `train --all`. Returns the first non-zero exit code (0 when all succeeded)."""
     logs = (lambda n: log_dir / f"{n}.log") if log_dir else (lambda n: None)
     code = run_job("data-job", [components.python_tool("data-job")], env, logs("data-job"))
     if code != 0:
         log.error("the data job failed; trainers not started")
         return code
+    if not train:
+        return 0
     return run_job("train", [components.python_tool("train"), "--all"], env, logs("train"))

@@ -26,6 +26,7 @@ class Ports:
     dbapp: int = 8082
     mlapp: int = 8081
     webapp: int = 8080
+    dispatcher: int = 8084
 
 
 @dataclass
@@ -52,9 +53,9 @@ class Stack:
     def prepare(self) -> None:
         """Nothing to set up before processes start (the container stack creates its network here)."""
 
-    def run_pipeline(self) -> int:
-        """The data job, then every trainer, as processes of this machine."""
-        return run_pipeline(self.env(), self.log_dir)
+    def run_pipeline(self, train: bool = True) -> int:
+        """The data job, then (`train`) every trainer, as processes of this machine."""
+        return run_pipeline(self.env(), self.log_dir, train)
 
     def _log(self, name: str) -> Path | None:
         return self.log_dir / f"{name}.log" if self.log_dir else None
@@ -71,7 +72,8 @@ class Stack:
         if taken:
             raise SystemExit(
                 f"port(s) already in use: {', '.join(taken)}. Is the platform already running? "
-                "Stop it, or choose other ports with PUBSUB_PORT, MLFLOW_PORT, DBAPP_PORT, MLAPP_PORT, WEBAPP_PORT."
+                "Stop it, or choose other ports with PUBSUB_PORT, MLFLOW_PORT, DBAPP_PORT, MLAPP_PORT, WEBAPP_PORT, "
+                "DISPATCHER_PORT."
             )
 
     def _run(self, child: Child, ready: Callable[[], bool], timeout: float) -> Child:
@@ -115,6 +117,14 @@ class Stack:
             "webapp", "webapp.app:create_app()", self.ports.webapp, env, self._log("webapp")
         )
         self._run(child, components.service_ready(self.ports.webapp), timeout=60)
+
+    def start_dispatcher(self) -> bool:
+        """The retraining dispatcher (local mode): from now on each committed dataset version trains every family.
+        At start it trains every family on the latest version that family was not trained on. True: it runs."""
+        env = {**self.env(), "DISPATCH_MODE": "local", "DISPATCHER_PORT": str(self.ports.dispatcher)}
+        child = Child("dispatcher", [components.python_tool("dispatcher")], env=env, log_path=self._log("dispatcher"))
+        self._run(child, components.service_ready(self.ports.dispatcher), timeout=60)
+        return True
 
     def stop(self) -> None:
         """Stop in reverse start order: webapp (no new events accepted) before dbapp's consumer, which drains its
