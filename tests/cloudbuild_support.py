@@ -19,8 +19,12 @@ TREES = {
             "data-job": "data_collection_and_versioning/Dockerfile",
             "trainer": "models/Dockerfile",
             "mlflow-server": "mlflow/Dockerfile",
+            "dispatcher": "dispatcher/Dockerfile",
         },
-        "test_prefixes": ("test_data_job_", "test_training_", "test_mlflow_", "test_model_quality", "test_promotion_"),
+        "test_prefixes": (
+            "test_data_job_", "test_dispatcher", "test_training_", "test_mlflow_", "test_model_quality",
+            "test_promotion_",
+        ),  # fmt: skip
     },
     "cloudbuild_2.yaml": {
         "k8s": "k8s_web",

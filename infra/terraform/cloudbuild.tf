@@ -6,13 +6,14 @@ locals {
   pipelines = {
     ml = {
       name        = "house-price-ml"
-      description = "ML tree: test, build data-job/trainer/mlflow-server, deploy k8s_ml (cloudbuild_1.yaml)"
+      description = "ML tree: test, build data-job/trainer/dispatcher/mlflow-server, deploy k8s_ml (cloudbuild_1.yaml)"
       filename    = "cloudbuild_1.yaml"
       included_files = [
         "common/**",
         "data_collection_and_versioning/**",
         "models/**",
         "mlflow/**",
+        "dispatcher/**",
         "k8s_ml/**",
         "infra/terraform/**",
         "cloudbuild_1.yaml",

@@ -172,6 +172,7 @@ ROUTES = [
     ("models/gradient_boosting/family.py", {"ml"}),
     ("data_collection_and_versioning/src/data_versioning/job.py", {"ml"}),
     ("mlflow/Dockerfile", {"ml"}),
+    ("dispatcher/src/dispatcher/dispatch.py", {"ml"}),
     ("k8s_ml/base/x.yaml", {"ml"}),
     ("cloudbuild_1.yaml", {"ml"}),
     ("infra/terraform/gke.tf", {"ml"}),  # the ml pipeline runs terraform fmt/validate
