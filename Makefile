@@ -9,7 +9,7 @@ CHECKOV_VERSION := checkov==3.3.30
 # the checkov that `make services` installs as a uv tool (tests/integration/test_checkov.py runs it)
 export CHECKOV ?= $(shell $(UV) tool dir --bin 2>/dev/null)/checkov
 
-.PHONY: help install up up-containers images container-tools pipeline data-job bench chaos test test-unit test-integration lint format services clean-data
+.PHONY: help install up up-regions up-containers images container-tools pipeline data-job bench chaos failover-drill test test-unit test-integration lint format services clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ images: container-tools ## build every image, tagged with the commit (stand-in b
 container-tools: ## install podman, runc, netavark and debootstrap where neither podman nor a Docker daemon is present
 	@scripts/install_container_tools.sh
 
+up-regions: install services ## two regional platforms (region-a on make up's ports, region-b on 9080-9082) behind HAProxy on 8090, with the failover controller (metrics on 8095)
+	$(UV) run --frozen --no-sync platform up-regions
+
 pipeline: install ## run the data job and every trainer once against the running platform
 	$(UV) run --frozen --no-sync platform pipeline
 
@@ -43,10 +46,13 @@ bench: install ## measure serving, batch, data job and training; prints a table,
 	@scripts/install_system_packages.sh
 	$(UV) run --frozen --no-sync bench
 
+failover-drill: install services ## start make up-regions, kill region-a's webapp and mlapp under load; prints the timeline and the failover table (~5 min)
+	$(UV) run --frozen --no-sync failover-drill
+
 chaos: install ## SIGKILL each component in turn under load; prints who lost or duplicated what (~5 min)
 	$(UV) run --frozen --no-sync chaos
 
-services: ## install the Debian packages the tests and the bench use (chromium, prometheus, wrk) and checkov; start PostgreSQL if stopped
+services: ## install the Debian packages the tests, the bench and make up's monitoring use (chromium, prometheus, prometheus-alertmanager, wrk) and checkov; start PostgreSQL if stopped
 	@scripts/install_system_packages.sh
 	@scripts/ensure_test_services.sh
 	@# checkov in its own tool environment: it needs a fork of python-hcl2 that would shadow the one the tests use

@@ -1,8 +1,11 @@
-"""The monitoring workloads on the rendered manifests: Prometheus discovers the pods and is not public, Grafana
-reads Prometheus and the mounted dashboards, kube-state-metrics watches only batch objects."""
+"""The monitoring workloads on the rendered manifests: Prometheus discovers the pods, is not public and keeps its
+data on a claim with a retention below its size, Alertmanager reads its config and the receivers' Secret and
+receives Prometheus' alerts, every rule links a runbook that exists, Grafana reads Prometheus and the mounted
+dashboards, kube-state-metrics watches only batch objects."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -118,3 +121,109 @@ def test_kube_state_metrics_watches_only_batch_and_is_prometheus_target(target):
     assert host == f"kube-state-metrics.{svc['metadata']['namespace']}.svc.cluster.local"
     assert int(port) in {p["port"] for p in svc["spec"]["ports"]}
     assert k8s.selector_matches({"matchLabels": svc["spec"]["selector"]}, dep["spec"]["template"]["metadata"]["labels"])
+
+
+def _deployment(objs, name):
+    (dep,) = [d for d in k8s.of_kind(objs, "Deployment") if d["metadata"]["name"] == name]
+    return dep
+
+
+def _mounts(dep):
+    """{mountPath: volume} of the Deployment's first container."""
+    spec = dep["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    return {m["mountPath"]: volumes[m["name"]] for m in spec["containers"][0]["volumeMounts"]}
+
+
+def _arg(container, flag):
+    (value,) = [a.split("=", 1)[1] for a in container["args"] if a.startswith(f"--{flag}=")]
+    return value
+
+
+@targets
+def test_alertmanager_reads_its_config_and_the_receivers_secret_and_prometheus_sends_to_it(target):
+    objs = k8s.render(target)
+    if k8s.tree_of(target) != "k8s_web":
+        assert not [d for d in k8s.of_kind(objs, "Deployment") if d["metadata"]["name"] == "alertmanager"]
+        return
+    dep = _deployment(objs, "alertmanager")
+    spec = dep["spec"]["template"]["spec"]
+    (manager,) = spec["containers"]
+    assert manager["image"].split("/")[-1].split(":")[0] == "alertmanager"
+    assert spec["automountServiceAccountToken"] is False, "Alertmanager never calls the Kubernetes API"
+    assert (manager["livenessProbe"]["httpGet"]["path"], manager["readinessProbe"]["httpGet"]["path"]) == (
+        "/-/healthy",
+        "/-/ready",
+    )
+    assert _arg(manager, "cluster.listen-address") == "", "one replica: no gossip"
+    mounts = _mounts(dep)
+    config_file = _arg(manager, "config.file")
+    directory, key = config_file.rsplit("/", 1)
+    config_map = _config_map(objs, "alertmanager-config")
+    assert mounts[directory]["configMap"]["name"] == config_map["metadata"]["name"]
+    config = yaml.safe_load(config_map["data"][key])
+    # every file the config reads is a key of the receivers Secret, mounted where the config looks
+    secret = next(v["secret"] for v in mounts.values() if "secret" in v)
+    assert secret["secretName"] == "alertmanager-receivers"
+    secret_dir = next(path for path, v in mounts.items() if "secret" in v)
+    projected = {f"{secret_dir}/{item['path']}" for item in secret["items"]}
+    files = {
+        value
+        for receiver in config["receivers"]
+        for kind, integrations in receiver.items()
+        if kind != "name"
+        for integration in integrations
+        for name, value in integration.items()
+        if name.endswith("_file")
+    }
+    assert files and files == projected
+    # Prometheus' alerting target is this Service, on a port it exposes, selecting this pod
+    (service,) = [s for s in k8s.of_kind(objs, "Service") if s["metadata"]["name"] == "alertmanager"]
+    prometheus = yaml.safe_load(_config_map(objs, "prometheus-config")["data"]["prometheus.yml"])
+    ((target_address,),) = [c["targets"] for m in prometheus["alerting"]["alertmanagers"] for c in m["static_configs"]]
+    host, port = target_address.rsplit(":", 1)
+    assert host == f"alertmanager.{service['metadata']['namespace']}.svc.cluster.local"
+    assert int(port) in {p["port"] for p in service["spec"]["ports"]}
+    assert k8s.selector_matches(
+        {"matchLabels": service["spec"]["selector"]}, dep["spec"]["template"]["metadata"]["labels"]
+    )
+
+
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
+
+
+def _bytes(quantity: str) -> int:
+    """A Kubernetes quantity (20Gi) or a Prometheus size (16GB: Prometheus' units are powers of 1024)."""
+    number, unit = re.fullmatch(r"(\d+)([KMGT][iB])", quantity).groups()
+    return int(number) * _UNITS[unit]
+
+
+@targets
+def test_prometheus_keeps_its_data_on_a_claim_with_a_retention_below_its_size(target):
+    objs = k8s.render(target)
+    if k8s.tree_of(target) != "k8s_web":
+        assert not k8s.of_kind(objs, "PersistentVolumeClaim")
+        return
+    dep = _deployment(objs, "prometheus")
+    (prometheus,) = dep["spec"]["template"]["spec"]["containers"]
+    data = _mounts(dep)[_arg(prometheus, "storage.tsdb.path")]
+    assert "emptyDir" not in data, "Prometheus' TSDB must survive a restart"
+    claim_name = data["persistentVolumeClaim"]["claimName"]
+    (claim,) = [c for c in k8s.of_kind(objs, "PersistentVolumeClaim") if c["metadata"]["name"] == claim_name]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert dep["spec"]["strategy"]["type"] == "Recreate", "a ReadWriteOnce volume is held by one pod at a time"
+    assert re.fullmatch(r"\d+[dhw]", _arg(prometheus, "storage.tsdb.retention.time"))
+    size = _bytes(_arg(prometheus, "storage.tsdb.retention.size"))
+    requested = _bytes(claim["spec"]["resources"]["requests"]["storage"])
+    assert size <= 0.85 * requested, "leave the write-ahead log and compaction room on the volume"
+
+
+@pytest.mark.parametrize("target", ["k8s_web/overlays/prod", "k8s_web/overlays/dev"])
+def test_every_rendered_rule_links_a_runbook_that_exists(target):
+    rules = yaml.safe_load(_config_map(k8s.render(target), "prometheus-config")["data"]["alert-rules.yml"])
+    alerts = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+    assert len(alerts) >= 17
+    for rule in alerts:
+        url = rule["annotations"]["runbook_url"]
+        assert url == f"docs/runbooks/{rule['alert']}.md"
+        assert (k8s.REPO / url).is_file(), url

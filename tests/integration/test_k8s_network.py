@@ -44,6 +44,8 @@ ALLOWED = [
     ("prometheus", "dbapp", 8083),
     ("prometheus", "kube-state-metrics", 8080),
     ("grafana", "prometheus", 9090),
+    ("prometheus", "alertmanager", 9093),
+    ("prometheus", "dispatcher", 8080),
 ]
 DENIED = [
     ("webapp", "mlflow", 5000),
@@ -64,6 +66,11 @@ DENIED = [
     ("grafana", "kube-state-metrics", 8080),
     ("webapp", "kube-state-metrics", 8080),
     ("kube-state-metrics", "prometheus", 9090),
+    ("webapp", "alertmanager", 9093),
+    ("grafana", "alertmanager", 9093),
+    ("alertmanager", "webapp", 8080),
+    ("alertmanager", "prometheus", 9090),
+    ("alertmanager", "mlflow", 5000),
 ]
 
 
@@ -83,7 +90,14 @@ def test_network_policies_open_exactly_the_design_flows(web, ml):
         )
     assert k8s.connection_allowed(policies, ingress_nginx, k8s.pod_of(objs, "webapp"), 8080)
     assert k8s.connection_allowed(policies, ingress_nginx, k8s.pod_of(objs, "mlflow"), 5000)
-    internal_ports = {"mlapp": 8081, "dbapp": 8082, "prometheus": 9090, "grafana": 3000, "kube-state-metrics": 8080}
+    internal_ports = {
+        "mlapp": 8081,
+        "dbapp": 8082,
+        "prometheus": 9090,
+        "grafana": 3000,
+        "kube-state-metrics": 8080,
+        "alertmanager": 9093,
+    }
     for app, port in internal_ports.items():
         assert not k8s.connection_allowed(policies, ingress_nginx, k8s.pod_of(objs, app), port), app
     for obj, template in k8s.workloads(objs):

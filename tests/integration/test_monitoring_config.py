@@ -206,3 +206,81 @@ def test_grafana_dashboard_is_provisionable() -> None:
     for new in ("Serving model version", "Model loads and load failures (per hour)", "Batch predictions"):
         assert new in titles
     assert any("correction" in t.lower() for t in titles)
+
+
+RUNBOOKS = MONITORING.parents[2] / "docs" / "runbooks"
+RUNBOOK_SECTIONS = ("## What it means", "## What to check", "## What to do")
+
+
+def test_every_alert_links_its_runbook_and_every_runbook_has_an_alert() -> None:
+    names = {rule["alert"] for rule in alerts()}
+    for rule in alerts():
+        assert rule["annotations"].get("runbook_url") == f"docs/runbooks/{rule['alert']}.md", rule["alert"]
+    pages = {path.stem for path in RUNBOOKS.glob("*.md") if path.name != "README.md"}
+    assert names - pages == set(), "alerts without a runbook"
+    assert pages - names == set(), "runbooks without an alert"
+    index = (RUNBOOKS / "README.md").read_text()
+    assert {name for name in names if f"[{name}]({name}.md)" not in index} == set(), "alerts missing from the index"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in RUNBOOKS.glob("*.md") if p.name != "README.md"))
+def test_each_runbook_says_what_it_means_what_to_check_and_what_to_do(page: str) -> None:
+    text = (RUNBOOKS / page).read_text()
+    assert text.startswith(f"# {page.removesuffix('.md')}\n"), page
+    positions = [text.find(section) for section in RUNBOOK_SECTIONS]
+    assert -1 not in positions and positions == sorted(positions), f"{page}: sections {RUNBOOK_SECTIONS} in order"
+    check = text[positions[1] : positions[2]]
+    # concrete checks: a command, a query or an address, in code quotes
+    assert re.search(r"`[^`]*(kubectl|curl|gcloud|\{job=|\[\d+[mh]\]|http://)[^`]*`", check), page
+    assert "Severity** " + next(r["labels"]["severity"] for r in alerts() if f"{r['alert']}.md" == page) in text
+
+
+def alertmanager() -> dict:
+    return load("alertmanager.yml")
+
+
+def test_alertmanager_routes_each_severity_to_its_receiver() -> None:
+    config = alertmanager()
+    route = config["route"]
+    by_severity = {}
+    for child in route["routes"]:
+        ((matcher,),) = [child["matchers"]]
+        label, value = re.fullmatch(r'(\w+)="(\w+)"', matcher).groups()
+        assert label == "severity", matcher
+        by_severity[value] = child["receiver"]
+    assert by_severity == {"critical": "page", "warning": "ticket"}
+    assert route["receiver"] == "ticket", "an alert without a known severity still reaches someone"
+    assert {"alertname", "namespace"} <= set(route["group_by"])
+    used = {rule["labels"]["severity"] for rule in alerts()}
+    assert used <= set(by_severity), "a severity of the rules has no route"
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert set(receivers) == {"page", "ticket"}
+    assert "pagerduty_configs" in receivers["page"] and "webhook_configs" in receivers["ticket"]
+    assert all("slack_configs" in r for r in receivers.values())
+
+
+SECRET_FIELDS = {"url", "api_url", "routing_key", "service_key", "auth_password", "api_key", "token"}
+RECEIVERS_DIR = "/etc/alertmanager/receivers/"
+
+
+def test_alertmanager_config_holds_no_secret_only_files_of_the_receivers_secret() -> None:
+    files = []
+    for receiver in alertmanager()["receivers"]:
+        for kind, integrations in receiver.items():
+            if kind == "name":
+                continue
+            for integration in integrations:
+                assert not SECRET_FIELDS & set(integration), f"{receiver['name']} {kind}: a secret written inline"
+                files += [v for k, v in integration.items() if k.endswith("_file")]
+                assert integration.get("send_resolved") is True, f"{receiver['name']} {kind}"
+    assert files and all(f.startswith(RECEIVERS_DIR) for f in files), files
+    assert {f.removeprefix(RECEIVERS_DIR) for f in files} == {
+        "pagerduty-routing-key",
+        "slack-webhook-url",
+        "webhook-url",
+    }
+
+
+def test_prometheus_sends_alerts_to_alertmanager() -> None:
+    (manager,) = load("prometheus.yml")["alerting"]["alertmanagers"]
+    assert manager["static_configs"] == [{"targets": ["alertmanager.web.svc.cluster.local:9093"]}]

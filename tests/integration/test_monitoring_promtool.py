@@ -64,6 +64,12 @@ def test_alert_unit_tests_pass(promtool: str) -> None:
         ("MlappPredictionLatencyP99High", "> 0.25", "> 0.6"),
         ("ServiceDown", "for: 2m", "for: 20m"),
         ("MlappPredictionErrorRatioHigh", 'error_type!="invalid_input"', 'error_type="invalid_input"'),
+        ("ChampionLiveMaeHigh", "> 1.5", "> 2.5"),
+        ("ChampionLiveMaeHigh", ">= 30", ">= 20"),
+        ("ModelInputDrift", ">= 500", ">= 100"),
+        ("ModelInputDrift", "> 0.25", "> 0.5"),
+        ("RetrainDispatchFailing", "for: 30m", "for: 10m"),
+        ("AlertmanagerNotificationsFailing", "for: 20m", "for: 5m"),
     ],
 )
 def test_alert_unit_tests_catch_a_broken_rule(promtool: str, tmp_path: Path, alert: str, old: str, new: str) -> None:

@@ -1,9 +1,11 @@
 """PromQL of the monitoring folder: every expression of the Grafana dashboard, of the alert rules and of seed
 004's query list (seed-queries.yml) parses with `promtool`, the dashboard has a panel for every seed query,
-and every metric name used is one that webapp, mlapp or dbapp really exposes (or `up`, or kube-state-metrics')."""
+and every metric name used is one that webapp, mlapp, dbapp or the dispatcher really exposes (or `up`,
+kube-state-metrics' or Alertmanager's own)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import re
@@ -17,7 +19,12 @@ from prometheus_client.metrics import MetricWrapperBase
 pytestmark = pytest.mark.integration
 
 MONITORING = Path(__file__).resolve().parents[2] / "k8s_web" / "base" / "monitoring"
-SERVICES = {"webapp": "webapp.metrics", "mlapp": "mlapp.metrics", "dbapp": "dbapp.metrics"}
+SERVICES = {
+    "webapp": "webapp.metrics",
+    "mlapp": "mlapp.metrics",
+    "dbapp": "dbapp.metrics",
+    "dispatcher": "dispatcher.dispatch",
+}
 # Needed by the CronJob alerts and panels; they come from kube-state-metrics v2, not from the platform.
 KUBE_STATE_METRICS = {
     "kube_cronjob_created",
@@ -27,6 +34,8 @@ KUBE_STATE_METRICS = {
     "kube_cronjob_status_last_successful_time",
 }
 PROMETHEUS_OWN = {"up"}
+# Alertmanager's own metrics (scraped as job alertmanager), used by the rule about notifications that fail.
+ALERTMANAGER = {"alertmanager_notifications_total", "alertmanager_notifications_failed_total"}
 _GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 _KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "inf", "nan"}
 _KEYWORDS |= {"group_left", "group_right"}
@@ -72,15 +81,33 @@ def selected_jobs(expr: str) -> list[tuple[str, str]]:
     return found
 
 
+SUFFIXES = {
+    "counter": ["_total"],
+    "gauge": [""],
+    "histogram": ["_bucket", "_sum", "_count"],
+    "summary": ["", "_sum", "_count"],
+    "info": ["_info"],
+}
+
+
+def collected_at_scrape_time(package: str) -> set[str]:
+    """Series of the collectors a service computes at scrape time (`GaugeMetricFamily("name", ...)` and the like
+    anywhere in its package): they are classes, not metric objects, so only their source names them."""
+    names: set[str] = set()
+    for path in Path(importlib.import_module(package).__path__[0]).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+                continue
+            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            kind = func.removesuffix("MetricFamily").lower()
+            if func.endswith("MetricFamily") and kind in SUFFIXES and isinstance(node.args[0].value, str):
+                names.update(node.args[0].value + suffix for suffix in SUFFIXES[kind])
+    return names
+
+
 def exposed_names() -> dict[str, set[str]]:
-    """Series names each service's metrics module defines, with the suffixes Prometheus adds by type."""
-    suffixes = {
-        "counter": ["_total"],
-        "gauge": [""],
-        "histogram": ["_bucket", "_sum", "_count"],
-        "summary": ["", "_sum", "_count"],
-        "info": ["_info"],
-    }
+    """Series names each service defines, with the suffixes Prometheus adds by type: the metric objects of its
+    metrics module and its scrape-time collectors."""
     exposed: dict[str, set[str]] = {}
     for service, module_name in SERVICES.items():
         module = importlib.import_module(module_name)
@@ -88,9 +115,10 @@ def exposed_names() -> dict[str, set[str]]:
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):
                 for family in value.describe():
-                    names.update(family.name + suffix for suffix in suffixes[family.type])
+                    names.update(family.name + suffix for suffix in SUFFIXES[family.type])
         assert names, f"no metrics found in {module_name}"
-        exposed[service] = names
+        exposed[service] = names | collected_at_scrape_time(service)
+    exposed["alertmanager"] = ALERTMANAGER
     return exposed
 
 
@@ -199,5 +227,12 @@ def test_seed_and_new_metrics_are_exposed() -> None:
     assert {"db_errors_total", "mongo_health_status", "store_latency_seconds_bucket"} <= exposed["dbapp"]
     assert {"error_count_total", "correction_requests_total"} <= exposed["webapp"]
     assert "serving_model_version" not in exposed["webapp"]
+    # the live-quality and drift names agreed between dbapp, mlapp and the alert rules
+    assert {"model_live_mae_dollars", "model_live_corrections"} <= exposed["dbapp"]
+    assert {"model_holdout_mae_dollars", "model_input_drift_psi", "model_input_drift_window_requests"} <= exposed[
+        "mlapp"
+    ]
+    assert "dispatcher_dispatches_total" in exposed["dispatcher"]
     used = set().union(*(metric_names(expr) for _, expr in dashboard_exprs() + alert_exprs()))
     assert {"serving_model_version", "model_load_failures_total", "batch_prediction_requests_total"} <= used
+    assert {"model_live_mae_dollars", "model_holdout_mae_dollars", "model_input_drift_psi"} <= used

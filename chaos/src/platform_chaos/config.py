@@ -45,3 +45,31 @@ class ChaosConfig:
             give_up_seconds=env_float(env, "CHAOS_GIVE_UP_SECONDS", 120.0, minimum=1),
             work_dir=Path(env.get("CHAOS_WORK_DIR", str(REPO_ROOT / "chaos" / ".work"))).resolve(),
         )
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    """`make failover-drill`: the load, when region-a is killed, how long the run lasts."""
+
+    duration_seconds: float  # DRILL_SECONDS: steady load this long in all
+    kill_after_seconds: float  # DRILL_KILL_AFTER_SECONDS: region-a's webapp and mlapp are SIGKILLed this far in
+    clients: int  # DRILL_CLIENTS: load threads, each alternating a prediction and a correction
+    rate: float  # DRILL_RATE: requests a second each client starts at most
+    work_dir: Path  # DRILL_WORK_DIR: the regions' data and every component's log
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DrillConfig:
+        env = os.environ if env is None else env
+        duration = env_float(env, "DRILL_SECONDS", 90.0, minimum=10)
+        kill_after = env_float(env, "DRILL_KILL_AFTER_SECONDS", 20.0, minimum=1)
+        if kill_after >= duration:
+            raise ConfigError(
+                f"DRILL_KILL_AFTER_SECONDS ({kill_after:g}) must be less than DRILL_SECONDS ({duration:g})"
+            )
+        return cls(
+            duration_seconds=duration,
+            kill_after_seconds=kill_after,
+            clients=env_int(env, "DRILL_CLIENTS", 2, minimum=1, maximum=32),
+            rate=env_float(env, "DRILL_RATE", 5.0, minimum=0, exclusive=True),
+            work_dir=Path(env.get("DRILL_WORK_DIR", str(REPO_ROOT / "chaos" / ".drill"))).resolve(),
+        )

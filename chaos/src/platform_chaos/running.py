@@ -47,20 +47,24 @@ class RunningPlatform:
         return found
 
     def stored_streets(self) -> dict[str, dict[str, int]]:
-        """collection -> street -> documents, for the streets the load wrote (every page of `/retrieve`)."""
-        counts: dict[str, dict[str, int]] = {}
-        for collection in COLLECTIONS.values():
-            seen: Counter[str] = Counter()
-            after = None
-            while True:
-                params = {"limit": 500, **({"after": after} if after else {})}
-                page = requests.get(f"{self.url('dbapp')}/retrieve/{collection}", params=params, timeout=10).json()
-                seen.update(i["street"] for i in page["data"] if str(i.get("street", "")).startswith(STREET_PREFIX))
-                if not page.get("has_more"):
-                    break
-                after = page["next_cursor"]
-            counts[collection] = dict(seen)
-        return counts
+        return stored_streets(self.url("dbapp"))
+
+
+def stored_streets(dbapp_url: str) -> dict[str, dict[str, int]]:
+    """collection -> street -> documents, for the streets the load wrote (every page of `/retrieve`)."""
+    counts: dict[str, dict[str, int]] = {}
+    for collection in COLLECTIONS.values():
+        seen: Counter[str] = Counter()
+        after = None
+        while True:
+            params = {"limit": 500, **({"after": after} if after else {})}
+            page = requests.get(f"{dbapp_url}/retrieve/{collection}", params=params, timeout=10).json()
+            seen.update(i["street"] for i in page["data"] if str(i.get("street", "")).startswith(STREET_PREFIX))
+            if not page.get("has_more"):
+                break
+            after = page["next_cursor"]
+        counts[collection] = dict(seen)
+    return counts
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:

@@ -1,34 +1,33 @@
 """`platform up` runs the whole platform in the foreground; `platform pipeline` runs the data job and every
-trainer once against it; `platform data-job` runs only the data job (the dispatcher then starts the trainers).
-`make up`, `make pipeline` and `make data-job` call these."""
+trainer once against it; `platform data-job` runs only the data job (the dispatcher then starts the trainers);
+`platform up-regions` runs two regions behind a global front (`local_platform.regions`). `make up`,
+`make pipeline`, `make data-job` and `make up-regions` call these."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
-import time
 
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from common.jsonlog import configure_logging, is_terminal
 from common.settings import ConfigError, Settings
-from local_platform import components
+from local_platform import components, monitoring
 from local_platform.config import LauncherConfig
 from local_platform.container_stack import ContainerStack
 from local_platform.engine import Engine, EngineMissing, detect_engine
 from local_platform.pipeline import create_topics_and_subscriptions, latest_dataset_version, seed_sample_data
 from local_platform.processes import NotReady, terminal_log_env
+from local_platform.readiness import recreate_bus, wait_for_dispatcher, wait_for_model
+from local_platform.regions import up_regions
 from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Stack
 from local_platform.supervisor import Supervisor
 
 log = logging.getLogger("platform")
-FIRST_TRAINING_SECONDS = 900.0  # at most this long waiting for the dispatcher's first trainings before the announcement
 
 
 def _process_stack(config: LauncherConfig) -> Stack:
@@ -84,6 +83,7 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
                 "the dispatcher runs: every new dataset version trains every family",
                 extra={"port": stack.ports.dispatcher},
             )
+        stack.children.extend(monitoring.start(stack.ports, stack.data_dir, stack.log_dir))
         if seed_sample_data(settings, SAMPLE_DATASET, SAMPLE_OBJECT):
             log.info("the platform was empty: the sample dataset will be versioned and trained on")
         before = latest_dataset_version(settings)
@@ -93,10 +93,10 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
             return 0
         if dispatching:
             after = latest_dataset_version(settings)
-            _wait_for_dispatcher(stack.ports.dispatcher, after if after > before else 0, stopping)
-        _wait_for_model(stack)
+            wait_for_dispatcher(stack.ports.dispatcher, after if after > before else 0, stopping)
+        wait_for_model(stack)
         _announce(stack)
-        supervisor = Supervisor(stack.children, after_restart={"pubsub": lambda: _recreate_bus(stack, settings)})
+        supervisor = Supervisor(stack.children, after_restart={"pubsub": lambda: recreate_bus(stack, settings)})
         while not stopping.wait(1.0):
             supervisor.tick()
         return 0
@@ -108,54 +108,6 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
         log.info("every component stopped; data kept in " + str(stack.data_dir))
 
 
-def _recreate_bus(stack: Stack | ContainerStack, settings: Settings, timeout: float = 90.0) -> None:
-    """A restarted emulator starts empty (it keeps messages in memory): the topics and subscriptions come back."""
-    ready = components.pubsub_ready(stack.ports.pubsub)
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise NotReady(f"the Pub/Sub emulator did not listen on port {stack.ports.pubsub} within {timeout:.0f} s")
-        time.sleep(0.5)
-    create_topics_and_subscriptions(settings)
-
-
-def _dispatcher_state(port: int) -> tuple[float, float] | None:
-    """(latest dataset version dispatched, runs pending) from the dispatcher's /metrics, None if unreachable."""
-    try:
-        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    except requests.RequestException:
-        return None
-    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
-    return values.get("dispatcher_last_dataset_version", 0.0), values.get("dispatcher_pending_runs", 0.0)
-
-
-def _wait_for_dispatcher(port: int, version: int, stopping: threading.Event) -> None:
-    """Until the dispatcher has taken dataset version `version` (0: none is expected) and every training it
-    queued has ended, so that the platform is announced with its models; progress every 30 s."""
-    deadline = time.monotonic() + FIRST_TRAINING_SECONDS
-    report = time.monotonic() + 30
-    while not stopping.wait(1.0) and time.monotonic() < deadline:
-        state = _dispatcher_state(port)
-        if state is not None and state[0] >= version and state[1] == 0:
-            return
-        if state is not None and time.monotonic() > report:
-            report += 30
-            log.info(f"training: {state[1]:.0f} run(s) queued or running", extra={"dataset_version": version})
-    log.warning(f"training did not finish within {FIRST_TRAINING_SECONDS:.0f} s; see the dispatcher's lines")
-
-
-def _wait_for_model(stack: Stack | ContainerStack, timeout: float = 60.0) -> None:
-    """mlapp loads the champion in the background; say so plainly if there is none yet."""
-    url = f"http://127.0.0.1:{stack.ports.mlapp}/readyz"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    log.warning("mlapp has no model loaded yet: predictions answer 503 until a champion exists (run make pipeline)")
-
-
 def _announce(stack: Stack | ContainerStack) -> None:
     lines = [
         f"The platform is running: open http://127.0.0.1:{stack.ports.webapp}",
@@ -164,6 +116,7 @@ def _announce(stack: Stack | ContainerStack) -> None:
         f"  MLflow        http://127.0.0.1:{stack.ports.mlflow}",
         f"  dbapp         http://127.0.0.1:{stack.ports.dbapp}/healthz",
         f"  dispatcher    http://127.0.0.1:{stack.ports.dispatcher}/metrics",
+        *monitoring.addresses(stack.children, stack.ports),
         f"  Pub/Sub       127.0.0.1:{stack.ports.pubsub} (emulator)",
         f"  data          {stack.data_dir}",
         "Press Ctrl-C to stop. Run `make data-job` in another terminal to version new data (the dispatcher then "
@@ -207,12 +160,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     sub.add_parser("pipeline", help="run the data job and every trainer once against the running platform")
     sub.add_parser("data-job", help="run only the data job against the running platform (the dispatcher trains)")
+    sub.add_parser("up-regions", help="two regional platforms behind HAProxy with the failover controller")
     args = parser.parse_args(argv)
     os.environ.update(terminal_log_env(os.environ, is_terminal(sys.stdout)))  # the children inherit it
     try:
         configure_logging("platform")
         if args.command == "up":
             code = up(skip_pipeline=args.skip_pipeline, containers=args.containers)
+        elif args.command == "up-regions":
+            code = up_regions()
         else:
             code = pipeline(train=args.command == "pipeline")
     except ConfigError as exc:

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DATASET = REPO_ROOT / "sample_dataset" / "data.csv"
 SAMPLE_OBJECT = "sample_dataset/data.csv"
 CONSUMER_STOP_GRACE = 30.0  # dbapp's consumer drains its subscriptions for up to 20 s after SIGTERM
+MONITORING_PORTS = ("prometheus", "alertmanager")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Ports:
     mlapp: int = 8081
     webapp: int = 8080
     dispatcher: int = 8084
+    # optional: started only when installed, and skipped (not refused) when taken (local_platform.monitoring)
+    prometheus: int = 9090
+    alertmanager: int = 9093
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Stack:
     log_dir: Path | None = None  # None: prefixed output on stdout (make up); a folder: one log file per child
     gcp_project: str = LOCAL_PROJECT
     children: list[Child] = field(default_factory=list)
+    region: str = ""  # `make up-regions`: the region's name prefixes its components' names and keeps its outbox apart
 
     def env(self) -> dict[str, str]:
         """What every component and job of this stack sees (on top of the caller's environment)."""
@@ -47,7 +52,7 @@ class Stack:
             "DBAPP_URL": f"http://127.0.0.1:{self.ports.dbapp}",
             "MLAPP_URL": f"http://127.0.0.1:{self.ports.mlapp}",
             "MODELS_DIR": str(REPO_ROOT / "models"),
-            "OUTBOX_PATH": str(self.data_dir / "webapp" / "outbox.sqlite3"),
+            "OUTBOX_PATH": str(self.data_dir / "webapp" / self.region / "outbox.sqlite3"),
         }
 
     def prepare(self) -> None:
@@ -68,7 +73,8 @@ class Stack:
         return str(root)
 
     def check_ports_free(self) -> None:
-        taken = [f"{name} ({port})" for name, port in vars(self.ports).items() if port_open("127.0.0.1", port)]
+        required = {name: port for name, port in vars(self.ports).items() if name not in MONITORING_PORTS}
+        taken = [f"{name} ({port})" for name, port in required.items() if port_open("127.0.0.1", port)]
         if taken:
             raise SystemExit(
                 f"port(s) already in use: {', '.join(taken)}. Is the platform already running? "
@@ -76,8 +82,12 @@ class Stack:
                 "DISPATCHER_PORT."
             )
 
+    def _named(self, child: Child) -> Child:
+        child.name = f"{self.region}/{child.name}" if self.region else child.name
+        return child
+
     def _run(self, child: Child, ready: Callable[[], bool], timeout: float) -> Child:
-        self.children.append(child)
+        self.children.append(self._named(child))
         child.start()
         child.wait_ready(ready, timeout=timeout)
         return child
@@ -101,7 +111,7 @@ class Stack:
             log_path=self._log("consumer"),
             stop_grace=CONSUMER_STOP_GRACE,
         )
-        self.children.append(consumer.start())
+        self.children.append(self._named(consumer).start())
 
     def start_mlapp(self) -> None:
         """Alive at once; ready (`/readyz`) when the champion is loaded, which the caller waits for separately."""

@@ -1,0 +1,125 @@
+"""The failover drill's verdict: the timeline read off the controller's metrics, and the one table."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field
+
+from platform_chaos.drill_watch import Sample, first
+from platform_chaos.ledger import COLLECTIONS, Ledger
+
+PRIMARY, SECONDARY = "region-a", "region-b"
+DETECT_WITHIN_SECONDS = 30.0
+MAX_FAILED_SHARE = 0.02
+
+
+@dataclass
+class Outcome:
+    killed_at: float
+    detected_after: float | None  # region-a read unhealthy (region_health_status 0)
+    failover_after: float | None  # failover_events_total{region-a -> region-b} counted
+    moved_after: float | None  # region-a's weight 0, region-b's full
+    recovered_after: float | None  # region-a healthy again
+    failback_after: float | None  # region-a's weight full again
+    requests: int
+    failed: int  # requests with at least one failed attempt (each was retried with its Idempotency-Key)
+    never_accepted: int
+    corrections_accepted: int
+    corrections_lost: int
+    corrections_duplicated: int
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def failed_share(self) -> float:
+        return self.failed / self.requests if self.requests else 0.0
+
+    @property
+    def checks(self) -> dict[str, bool]:
+        return {
+            f"unhealthy within {DETECT_WITHIN_SECONDS:.0f} s": _within(self.detected_after, DETECT_WITHIN_SECONDS),
+            f"failover counted within {DETECT_WITHIN_SECONDS:.0f} s": _within(self.failover_after, 30),
+            f"at most {MAX_FAILED_SHARE:.0%} of requests failed": self.failed_share <= MAX_FAILED_SHARE,
+            "no accepted correction lost or stored twice": not (self.corrections_lost or self.corrections_duplicated),
+            "traffic back on region-a": self.failback_after is not None,
+        }
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values())
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "failed_share": self.failed_share, "checks": self.checks, "passed": self.passed}
+
+
+def _within(value: float | None, limit: float) -> bool:
+    return value is not None and value <= limit
+
+
+def _since(moment: float | None, killed_at: float) -> float | None:
+    return None if moment is None else round(moment - killed_at, 1)
+
+
+def outcome(
+    ledger: Ledger, stored: dict[str, dict[str, int]], samples: list[Sample], killed_at: float, started: float
+) -> Outcome:
+    full = max((s.weight.get(PRIMARY, 0.0) for s in samples if s.at < killed_at), default=0.0)
+    before = next((s for s in reversed(samples) if s.at < killed_at), None)
+    baseline = before.failovers.get((PRIMARY, SECONDARY), 0.0) if before else 0.0
+    detected = first(samples, killed_at, lambda s: s.health.get(PRIMARY) == 0)
+    failover = first(samples, killed_at, lambda s: s.failovers.get((PRIMARY, SECONDARY), 0.0) > baseline)
+    moved = first(samples, killed_at, lambda s: s.weight.get(PRIMARY) == 0 and s.weight.get(SECONDARY, 0) > 0)
+    recovered = first(samples, detected, lambda s: s.health.get(PRIMARY) == 1)
+    failback = first(samples, moved, lambda s: full > 0 and s.weight.get(PRIMARY) == full)
+    requests = ledger.requests()
+    corrections = [r for r in requests if r.kind == "correction" and r.accepted]
+    counts = [stored.get(COLLECTIONS["correction"], {}).get(r.street, 0) for r in corrections]
+    timeline = [(0.0, "steady load starts on the front"), (killed_at, "SIGKILL region-a's webapp and mlapp")]
+    for moment, what in (
+        (detected, "region-a reads unhealthy"),
+        (failover, "failover region-a -> region-b counted"),
+        (moved, "traffic weights: region-a 0, region-b full"),
+        (recovered, "region-a healthy again"),
+        (failback, "traffic back on region-a"),
+    ):
+        if moment is not None:
+            timeline.append((moment, what))
+    return Outcome(
+        killed_at=round(killed_at, 1),
+        detected_after=_since(detected, killed_at),
+        failover_after=_since(failover, killed_at),
+        moved_after=_since(moved, killed_at),
+        recovered_after=_since(recovered, killed_at),
+        failback_after=_since(failback, killed_at),
+        requests=len(requests),
+        failed=sum(1 for r in requests if r.refusals),
+        never_accepted=sum(1 for r in requests if not r.accepted),
+        corrections_accepted=len(corrections),
+        corrections_lost=sum(1 for c in counts if c == 0),
+        corrections_duplicated=sum(1 for c in counts if c > 1),
+        timeline=sorted((round(t, 1), what) for t, what in timeline),
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1f} s"
+
+
+def print_report(result: Outcome) -> None:
+    lines = ["", "Timeline (seconds since the load started):"]
+    lines += [f"  {at:6.1f}  {what}" for at, what in result.timeline]
+    rows = [
+        ("seconds to detect (region-a unhealthy)", _seconds(result.detected_after)),
+        ("seconds to move traffic (failover counted)", _seconds(result.failover_after)),
+        ("seconds until the weights moved", _seconds(result.moved_after)),
+        ("requests failed during the switch", f"{result.failed} of {result.requests} ({result.failed_share:.2%})"),
+        ("requests never accepted", str(result.never_accepted)),
+        ("accepted corrections lost", f"{result.corrections_lost} of {result.corrections_accepted}"),
+        ("accepted corrections stored twice", str(result.corrections_duplicated)),
+        ("seconds to fail back (after the kill)", _seconds(result.failback_after)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines += ["", f"{'measure':<{width}}  result", f"{'-' * width}  ------"]
+    lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    lines += [""] + [f"  [{'ok' if ok else 'MISSED'}] {check}" for check, ok in result.checks.items()]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
