@@ -16,6 +16,7 @@ The tests run in file order against one running platform (starting it costs minu
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -130,6 +131,17 @@ def test_a_person_predicts_corrects_and_sees_the_correction(platform) -> None:
             page.screenshot(path=str(ARTIFACTS / "history-page.png"), full_page=True)
             page.goto(web + "/show_predictions?tab=predictions")
             assert street in page.content()
+
+            # /model: a table per family and the MAE chart; the correction becomes live MAE of the version that
+            # priced the house once dbapp's aggregate is refreshed (cached 30 s).
+            def live_mae_listed() -> bool:
+                page.goto(web + "/model")
+                tables = " ".join(page.locator("table.versions").all_inner_texts())
+                return re.search(r"\d+ corrections?", tables) is not None
+
+            _wait(live_mae_listed, 60, "no live MAE appeared on /model")
+            assert page.locator("table.versions").count() == 2 and page.locator("svg.mae-chart").count() == 1
+            page.screenshot(path=str(ARTIFACTS / "model-page.png"), full_page=True)
         finally:
             browser.close()
 

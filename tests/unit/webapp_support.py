@@ -43,7 +43,7 @@ class NoBus:
         raise AssertionError(f"nothing should be published here, got {event.type}")
 
 
-def make_app(tmp_path: Path, bus: Any = None, **overrides: Any) -> Flask:
+def make_app(tmp_path: Path, bus: Any = None, session: Any = None, **overrides: Any) -> Flask:
     settings = Settings.from_env(
         "webapp",
         {
@@ -56,7 +56,7 @@ def make_app(tmp_path: Path, bus: Any = None, **overrides: Any) -> Flask:
     config = WebappConfig.from_env(
         {"SECRET_KEY": SECRET, "MLAPP_URL": f"http://127.0.0.1:{free_port()}"}, settings=settings
     )
-    return create_app(config=dataclasses.replace(config, **overrides), bus=bus or NoBus())
+    return create_app(config=dataclasses.replace(config, **overrides), bus=bus or NoBus(), session=session)
 
 
 def record(**overrides: Any) -> dict[str, Any]:

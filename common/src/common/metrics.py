@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.registry import Collector
 
 
 def multiprocess_dir() -> Path | None:
@@ -27,3 +28,12 @@ def render_metrics() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def collected_now(*collectors: Collector) -> bytes:
+    """The exposition text of collectors that compute their values at scrape time, to append to the body of
+    `render_metrics`: kept out of the multiprocess files, so workers never add up or keep stale values."""
+    registry = CollectorRegistry(auto_describe=False)  # registering never calls collect(): one computation
+    for collector in collectors:
+        registry.register(collector)
+    return generate_latest(registry)

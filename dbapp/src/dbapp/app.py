@@ -17,6 +17,7 @@ from dbapp import errors
 from dbapp.api_doc import API
 from dbapp.config import SERVICE, DbappConfig
 from dbapp.context import EXTENSION, DbappContext
+from dbapp.quality import LiveQualityCache
 from dbapp.routes import bp
 from dbapp.storage import DocumentStore, open_store
 
@@ -34,7 +35,11 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     app = Flask(SERVICE)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     keep_answer_key_order(app)
-    app.extensions[EXTENSION] = DbappContext(config=config, store=store)
+    settings = config.settings
+    quality = LiveQualityCache(
+        store, settings.collection_predictions, settings.collection_corrections, config.quality_cache_seconds
+    )
+    app.extensions[EXTENSION] = DbappContext(config=config, store=store, quality=quality)
     install_request_log(app, SERVICE, config.settings.access_log_sample)
     install_json_errors(app)
     install_token_check(app, config.api_tokens, {"dbapp.store"})

@@ -23,6 +23,8 @@ class DbappConfig:
     # API_TOKENS: who may write through POST /store (open when empty)
     api_tokens: ApiTokens = field(default_factory=ApiTokens)
     read_only_port: int | None = None  # READ_ONLY_PORT: gunicorn's second listener, where writes are refused
+    # DBAPP_QUALITY_CACHE_SECONDS: how long a process reuses its live-quality aggregate (dbapp.quality)
+    quality_cache_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None) -> DbappConfig:
@@ -38,6 +40,7 @@ class DbappConfig:
             consumer_state_dir=env_path(env, "CONSUMER_STATE_DIR"),
             api_tokens=ApiTokens.from_env(env),
             read_only_port=read_only_port(env),
+            quality_cache_seconds=env_float(env, "DBAPP_QUALITY_CACHE_SECONDS", 30.0, minimum=0, maximum=3600),
         )
 
     @property

@@ -8,6 +8,7 @@ from typing import cast
 from flask import current_app
 
 from dbapp.config import DbappConfig
+from dbapp.quality import LiveQualityCache
 from dbapp.storage import DocumentStore
 
 EXTENSION = "dbapp"
@@ -17,6 +18,7 @@ EXTENSION = "dbapp"
 class DbappContext:
     config: DbappConfig
     store: DocumentStore
+    quality: LiveQualityCache
 
 
 def current() -> DbappContext:

@@ -1,4 +1,4 @@
-"""The HTTP contract of dbapp: `/store`, `/retrieve/<collection>`, `/corrections`, probes
+"""The HTTP contract of dbapp: `/store`, `/retrieve/<collection>`, `/corrections`, `/quality`, probes
 and `/metrics`. The payloads are the models of `common.contracts.store`; the seed system's webapp is a client
 too (its body for `/store`, the seed's keys in the answers)."""
 
@@ -10,7 +10,8 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from common.contracts import store as c
 from common.contracts.answers import Alive
-from common.metrics import render_metrics
+from common.contracts.quality import LiveQualityAnswer
+from common.metrics import collected_now, render_metrics
 from common.openapi import Answer
 from common.webservice import json_body
 from dbapp import context
@@ -24,6 +25,7 @@ from dbapp.metrics import (
     STORE_REQUESTS,
 )
 from dbapp.pagination import PageRequest, correction_item, newest_first_page, oldest_first_page
+from dbapp.quality import LiveQualityCollector
 from dbapp.storage import PutResult, StorageUnavailable
 from dbapp.store_body import StoreRequest, store_request
 
@@ -114,6 +116,18 @@ def corrections() -> Response:
         return jsonify(oldest_first_page(found, page, correction_item))
 
 
+@bp.get("/quality")
+@API.operation(
+    "GET",
+    "/quality",
+    summary="Live MAE of each model version over the corrections of its predictions",
+    answers={200: Answer(LiveQualityAnswer, "Every (family, version) with at least one usable correction"), 503: DOWN},
+)
+def quality() -> Response:
+    models = context.current().quality.current()
+    return jsonify(models=[model.model_dump() for model in models])
+
+
 @bp.get("/healthz")
 @API.operation("GET", "/healthz", summary="Liveness", answers={200: Answer(Alive, "The process answers")})
 def healthz() -> Response:
@@ -139,5 +153,7 @@ def readyz() -> Response | tuple[Response, int]:
     "GET", "/metrics", summary="Prometheus metrics", answers={200: Answer(None, "Prometheus text", "text/plain")}
 )
 def metrics() -> Response:
+    """The multiprocess metrics of every worker, then the live-quality gauges computed now (`dbapp.quality`)."""
     body, content_type = render_metrics()
+    body += collected_now(LiveQualityCollector(context.current().quality))
     return Response(body, headers={"Content-Type": content_type})

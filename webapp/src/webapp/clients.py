@@ -1,4 +1,5 @@
-"""HTTP clients for mlapp (prices, model info) and dbapp (history), over one pooled `requests.Session`.
+"""HTTP clients for mlapp (prices, model info, the registry's versions) and dbapp (history, live quality), over
+one pooled `requests.Session`.
 
 Every call has a connect and a read timeout and forwards the current request id. Anything other than a usable
 answer becomes `ServiceUnavailable` with a reason for the logs; the pages show a plain message instead. A price
@@ -8,14 +9,18 @@ that is not a positive finite number is never shown: it is treated as the servic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel
 from requests.adapters import HTTPAdapter
 
 from common.contracts.base import InputInvalid, parse
 from common.contracts.predict import Prediction as PredictionAnswer
+from common.contracts.quality import LiveQuality, LiveQualityAnswer, RegistryVersionsAnswer
 from common.webservice import REQUEST_ID_HEADER, request_id
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ServiceUnavailable(RuntimeError):
@@ -86,6 +91,18 @@ class ServiceClient:
         except ValueError:
             raise ServiceUnavailable(self.name, f"{path} answered {response.status_code} without JSON") from None
 
+    def answer(self, path: str, model: type[M]) -> M:
+        """`GET path` answered 200 with a body of `model`; anything else is `ServiceUnavailable`."""
+        response = self.request("GET", path)
+        if response.status_code != 200:
+            raise ServiceUnavailable(
+                self.name, f"{path} answered {response.status_code}", _error_text(response), response.status_code
+            )
+        try:
+            return parse(model, self.json_of(response, path))
+        except InputInvalid as exc:
+            raise ServiceUnavailable(self.name, f"{path} answered outside its contract: {str(exc)[:200]}") from None
+
     def probe(self, path: str = "/readyz") -> dict[str, Any]:
         """Reachability for /readyz: never raises."""
         try:
@@ -131,6 +148,10 @@ class MlappClient(ServiceClient):
             raise ServiceUnavailable(self.name, "/model-info answered something other than a JSON object")
         return body
 
+    def model_versions(self) -> RegistryVersionsAnswer:
+        """Every version of the registered model, as mlapp reads the registry."""
+        return self.answer("/model-versions", RegistryVersionsAnswer)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -162,3 +183,7 @@ class DbappClient(ServiceClient):
         items = [item for item in body["data"] if isinstance(item, dict)]
         cursor = body.get("next_cursor")
         return Page(items=items, next_cursor=str(cursor) if cursor else None, has_more=bool(body.get("has_more")))
+
+    def live_quality(self) -> list[LiveQuality]:
+        """The live MAE of every (family, version) with corrections."""
+        return self.answer("/quality", LiveQualityAnswer).models

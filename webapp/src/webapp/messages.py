@@ -13,6 +13,14 @@ HISTORY_UNAVAILABLE = (
     "please try again in a few minutes."
 )
 MODEL_UNAVAILABLE = "Model information is not available right now because the price service cannot be reached."
+VERSIONS_UNAVAILABLE = (
+    "The list of model versions is not available right now because the model registry cannot be read. "
+    "Please try again in a few minutes."
+)
+LIVE_QUALITY_UNAVAILABLE = (
+    "Live errors are not available right now (the history service cannot be reached): the table shows the "
+    "registry's figures only."
+)
 NO_MODEL_INFO = "No model is serving yet. Once a model has been trained and promoted to champion, it is shown here."
 CORRECTION_NOT_SAVED = (
     "Your correction could not be saved right now. Nothing was lost on your side: please submit it again in a minute."

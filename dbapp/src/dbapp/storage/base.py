@@ -42,6 +42,16 @@ class StoredDocument:
 
 
 @dataclass(frozen=True)
+class ErrorSum:
+    """The absolute errors of one (family, version) added up by the database: their sum and how many."""
+
+    family: str | None
+    version: int
+    total: float  # sum of |corrected_price - predicted_price| in USD
+    count: int
+
+
+@dataclass(frozen=True)
 class PutResult:
     document: StoredDocument
     created: bool  # False: a document with this event_id already existed and is returned unchanged
@@ -63,6 +73,11 @@ class DocumentStore(Protocol):
         by a document committed later: once returned, the same `after` always yields the same next items."""
 
     def count(self, collection: str) -> int: ...
+
+    def error_sums(self, predictions: str, corrections: str) -> list[ErrorSum]:
+        """Per (family, version), |corrected - predicted| summed over `corrections` by one aggregate query (see
+        `dbapp.quality` for which corrections count). A correction that lacks its model or predicted price takes
+        both from the prediction its `prediction_event_id` names in `predictions` (a lookup by unique index)."""
 
     def ping(self) -> None:
         """Raise `StorageUnavailable` unless the database answers and its schema/indexes are in place."""

@@ -24,12 +24,47 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from dbapp.metrics import DB_CONNECTIONS, DB_ERRORS
-from dbapp.storage.base import PutResult, StorageUnavailable, StoredDocument, guard, utcnow
+from dbapp.storage.base import ErrorSum, PutResult, StorageUnavailable, StoredDocument, guard, utcnow
 
 COUNTERS = "counters"
 MAX_SEQ_ATTEMPTS = 5
 _ERRORS = (PyMongoError,)
 _PROJECTION = {"_id": 0, "event_id": 1, "seq": 1, "created_at": 1, "data": 1}
+_NUMBER = {"$type": "number"}
+_INTEGER = {"$type": "int"}  # a ModelRef version (at most 2**31 - 1) is a 32-bit int in BSON
+_POSITIVE = {"$type": "number", "$gt": 0}
+# dbapp.quality's rule: a correction that names its model version and predicted price ("own") is summed as it is;
+# the others take both from the prediction their prediction_event_id names ($lookup on the unique event_id index).
+_NOT_OWN = {"$nor": [{"data.model.version": _INTEGER, "data.predicted_price": _NUMBER}]}
+
+
+def _error_pipelines(predictions: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The corrections that name their own model and price, then those that take both from their prediction."""
+    own = {"data.model.version": _INTEGER, "data.predicted_price": _POSITIVE, "data.corrected_price": _POSITIVE}
+    joined = {**_NOT_OWN, "data.prediction_event_id": {"$type": "string"}, "data.corrected_price": _POSITIVE}
+    lookup = {"from": predictions, "localField": "data.prediction_event_id", "foreignField": "event_id", "as": "p"}
+    return (
+        [{"$match": own}, _sum_by_model("data", "$data.predicted_price")],
+        [
+            {"$match": joined},
+            {"$lookup": lookup},
+            {"$unwind": "$p"},
+            {"$match": {"p.data.model.version": _INTEGER, "p.data.result": _POSITIVE}},
+            _sum_by_model("p.data", "$p.data.result"),
+        ],
+    )
+
+
+def _sum_by_model(prefix: str, predicted: str) -> dict[str, Any]:
+    """The `$group` stage: |corrected - predicted| summed and counted per (family, version) of `prefix`.model."""
+    error = {"$abs": {"$subtract": ["$data.corrected_price", predicted]}}
+    return {
+        "$group": {
+            "_id": {"family": f"${prefix}.model.family", "version": f"${prefix}.model.version"},
+            "total": {"$sum": error},
+            "count": {"$sum": 1},
+        }
+    }
 
 
 class ConnectionGauge(monitoring.ConnectionPoolListener):
@@ -170,6 +205,19 @@ class MongoStore:
     def count(self, collection: str) -> int:
         with guard(self.backend, "count", _ERRORS):
             return self._collection(collection).count_documents({})
+
+    def error_sums(self, predictions: str, corrections: str) -> list[ErrorSum]:
+        self._collection(predictions)
+        sums: dict[tuple[str | None, int], ErrorSum] = {}
+        with guard(self.backend, "aggregate", _ERRORS):
+            coll = self._collection(corrections)
+            for pipeline in _error_pipelines(predictions):
+                for row in coll.aggregate(pipeline):
+                    family = row["_id"].get("family")
+                    key = (family if isinstance(family, str) else None, int(row["_id"]["version"]))
+                    before = sums.get(key, ErrorSum(*key, 0.0, 0))
+                    sums[key] = ErrorSum(*key, before.total + float(row["total"]), before.count + int(row["count"]))
+        return list(sums.values())
 
     def ping(self) -> None:
         with guard(self.backend, "ping", _ERRORS):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from dbapp.metrics import DB_CONNECTIONS
-from dbapp.storage.base import MAX_SEQ, PutResult, StoredDocument, guard, utcnow
+from dbapp.storage.base import MAX_SEQ, ErrorSum, PutResult, StoredDocument, guard, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,33 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_collection_seq ON documents (collection, seq);
 """
 _COLUMNS = "seq, event_id, created_at, data"
+# dbapp.quality's rule in one aggregate query. `own`: the correction names its model version and predicted price;
+# otherwise both come from the prediction it names, found through the (collection, event_id) unique index.
+ERROR_SUMS = """
+WITH c AS (
+    SELECT json_extract(data, '$.corrected_price') AS corrected,
+           json_extract(data, '$.predicted_price') AS predicted,
+           json_extract(data, '$.model.family') AS family,
+           json_extract(data, '$.model.version') AS version,
+           json_extract(data, '$.prediction_event_id') AS prediction_id,
+           COALESCE(json_type(data, '$.model.version') = 'integer'
+                    AND json_type(data, '$.predicted_price') IN ('integer', 'real'), 0) AS own
+    FROM documents WHERE collection = :corrections
+), pairs AS (
+    SELECT c.corrected,
+           CASE WHEN c.own THEN c.predicted ELSE json_extract(p.data, '$.result') END AS predicted,
+           CASE WHEN c.own THEN c.family ELSE json_extract(p.data, '$.model.family') END AS family,
+           CASE WHEN c.own THEN c.version ELSE json_extract(p.data, '$.model.version') END AS version
+    FROM c LEFT JOIN documents AS p
+      ON NOT c.own AND p.collection = :predictions AND p.event_id = c.prediction_id
+)
+SELECT CASE WHEN typeof(family) = 'text' THEN family END AS family, version, SUM(ABS(corrected - predicted)), COUNT(*)
+FROM pairs
+WHERE typeof(version) = 'integer' AND version >= 1
+  AND typeof(predicted) IN ('integer', 'real') AND predicted > 0
+  AND typeof(corrected) IN ('integer', 'real') AND corrected > 0
+GROUP BY 1, 2
+"""
 _ERRORS = (sqlite3.Error, OSError)
 
 
@@ -159,6 +186,13 @@ class SqliteStore:
         with guard(self.backend, "count", _ERRORS):
             row = self._connection().execute("SELECT COUNT(*) FROM documents WHERE collection = ?", (collection,))
             return cast(int, row.fetchone()[0])
+
+    def error_sums(self, predictions: str, corrections: str) -> list[ErrorSum]:
+        self._check(predictions)
+        self._check(corrections)
+        with guard(self.backend, "aggregate", _ERRORS):
+            rows = self._connection().execute(ERROR_SUMS, {"predictions": predictions, "corrections": corrections})
+            return [ErrorSum(family, version, float(total), count) for family, version, total, count in rows]
 
     def ping(self) -> None:
         with guard(self.backend, "ping", _ERRORS):

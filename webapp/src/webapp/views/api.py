@@ -1,4 +1,5 @@
-"""JSON API for programs (no cookies, no CSRF token): `POST /api/predict` and `POST /api/corrections`.
+"""JSON API for programs (no cookies, no CSRF token): `POST /api/predict`, `POST /api/corrections` and
+`GET /api/models`.
 
 Errors are JSON objects: `{"error"}`, plus `fields` (field -> message) for input errors (422). Field names of a
 correction's record are prefixed `record.` (as dbapp does). Both writes take an `Idempotency-Key` header: the
@@ -16,11 +17,12 @@ from flask import Blueprint, Response, jsonify, request
 from common.contracts import webapp_api as w
 from common.contracts.answers import ErrorBody
 from common.contracts.base import InputInvalid, parse
+from common.contracts.quality import ModelsAnswer
 from common.events import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_key_problem
 from common.openapi import Answer, ApiDoc, write_answers
 from common.schema import validate_record
 from common.webservice import api_client, input_error_answer, json_body
-from webapp import actions, context
+from webapp import actions, context, model_catalog
 from webapp.clients import ServiceUnavailable
 from webapp.forms import CorrectionContext
 from webapp.metrics import CORRECTION_REQUESTS, ERROR_COUNT, PREDICTION_REQUESTS
@@ -154,3 +156,27 @@ def corrections() -> tuple[Response, int]:
             error="the correction could not be recorded right now; send it again later (with the same Idempotency-Key)"
         ), 503
     return jsonify(event_id=event_id), 202
+
+
+@bp.get("/models")
+@API.operation(
+    "GET",
+    "/models",
+    summary="Every family's model versions with their holdout and live MAE, status and promotion decision",
+    answers={
+        200: Answer(ModelsAnswer, "Every version, newest first"),
+        503: Answer(ErrorBody, "The model registry (read through mlapp) or dbapp's live quality is not available"),
+    },
+)
+def models() -> Response | tuple[Response, int]:
+    ctx = context.current()
+    try:
+        registry = ctx.mlapp.model_versions()
+        live = ctx.dbapp.live_quality()
+    except ServiceUnavailable as exc:
+        ERROR_COUNT.inc()
+        log.warning("model versions unavailable", extra={"service": exc.service, "reason": exc.reason})
+        what = "the model registry" if exc.service == "mlapp" else "the live quality (dbapp)"
+        error = f"{what} is not available right now: {exc.reason}"
+        return jsonify(error=error + (f" ({exc.detail})" if exc.detail else "")), 503
+    return jsonify([version.model_dump() for version in model_catalog.join(registry, live)])

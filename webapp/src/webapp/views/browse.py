@@ -1,4 +1,6 @@
-"""Read-only pages: the history of predictions and corrections (from dbapp) and the champion model (from mlapp)."""
+"""Read-only pages: the history of predictions and corrections (from dbapp), and the models: the champion (from
+mlapp) and every family's versions with their holdout and live MAE (the registry through mlapp, joined with
+dbapp's live quality: `webapp.model_catalog`)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from webapp import context, messages
+from webapp import context, messages, model_catalog
 from webapp.clients import InputRejected, ServiceUnavailable
+from webapp.context import WebappContext
+from webapp.mae_chart import mae_chart
 from webapp.metrics import ERROR_COUNT
 
 log = logging.getLogger(__name__)
@@ -66,16 +70,39 @@ def _defeated(info: dict[str, Any]) -> list[dict[str, Any]]:
     return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
 
+def _unavailable(what: str, exc: ServiceUnavailable) -> None:
+    ERROR_COUNT.inc()
+    log.warning(what, extra={"service": exc.service, "reason": exc.reason, "detail": exc.detail})
+
+
+def _versions(ctx: WebappContext) -> dict[str, Any]:
+    """The versions part of the page: every family's versions, the chart, and what could not be read."""
+    page: dict[str, Any] = {"families": [], "chart": None, "versions_notice": None, "live_notice": None}
+    try:
+        registry = ctx.mlapp.model_versions()
+    except ServiceUnavailable as exc:
+        _unavailable("model versions unavailable", exc)
+        return {**page, "versions_notice": messages.VERSIONS_UNAVAILABLE}
+    live = None
+    try:
+        live = ctx.dbapp.live_quality()
+    except ServiceUnavailable as exc:
+        _unavailable("live quality unavailable", exc)
+        page["live_notice"] = messages.LIVE_QUALITY_UNAVAILABLE
+    versions = model_catalog.join(registry, live)
+    return {**page, "families": model_catalog.by_family(versions), "chart": mae_chart(versions)}
+
+
 @bp.get("/model")
 def model() -> str | tuple[str, int]:
     ctx = context.current()
+    versions = _versions(ctx)
     try:
         info = ctx.mlapp.model_info()
     except ServiceUnavailable as exc:
-        ERROR_COUNT.inc()
-        log.warning("model info unavailable", extra={"reason": exc.reason, "detail": exc.detail})
+        _unavailable("model info unavailable", exc)
         notice = messages.NO_MODEL_INFO if exc.status == 503 else messages.MODEL_UNAVAILABLE
-        return render_template("model.html", info=None, notice=notice), 503
+        return render_template("model.html", info=None, notice=notice, **versions), 503
     metrics = [(label, info[key], kind) for key, label, kind in METRICS if info.get(key) is not None]
     check = info.get("last_check") if isinstance(info.get("last_check"), dict) else None
     return render_template(
@@ -86,4 +113,5 @@ def model() -> str | tuple[str, int]:
         extra=_extra_details(info),
         check=check,
         notice=None,
+        **versions,
     )
