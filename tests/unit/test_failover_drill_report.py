@@ -1,0 +1,66 @@
+"""The failover drill's verdict from the controller's samples and the load's ledger, without running anything."""
+
+from __future__ import annotations
+
+from platform_chaos.drill_report import outcome
+from platform_chaos.drill_watch import Sample
+from platform_chaos.ledger import Ledger
+
+A, B = "region-a", "region-b"
+
+
+def sample(at: float, health_a: float, weight_a: float, failovers: float = 0, failbacks: float = 0) -> Sample:
+    return Sample(
+        at=at,
+        health={A: health_a, B: 1.0},
+        weight={A: weight_a, B: 100.0 if weight_a == 0 else 1.0},
+        failovers={(A, B): failovers, (B, A): failbacks},
+    )
+
+
+def timeline() -> list[Sample]:
+    return [
+        sample(5, 1, 100),
+        sample(19, 1, 100),
+        sample(21, 0.5, 50),
+        sample(26, 0, 0, failovers=1),
+        sample(40, 1, 0, failovers=1),
+        sample(47, 1, 100, failovers=1, failbacks=1),
+    ]
+
+
+def ledger(corrections: int, failed: int = 0) -> Ledger:
+    book = Ledger()
+    for number in range(corrections):
+        request = book.new(f"k{number}", "correction")
+        request.status, request.event_id = 202, f"e{number}"
+        if number < failed:
+            request.refusals.append("503: mlapp unavailable")
+    return book
+
+
+def test_a_clean_failover_and_failback_passes() -> None:
+    book = ledger(10)
+    stored = {"collection_2": {r.street: 1 for r in book.requests()}}
+    result = outcome(book, stored, timeline(), killed_at=20.0, started=0.0)
+    assert (result.detected_after, result.failover_after, result.moved_after) == (6.0, 6.0, 6.0)
+    assert (result.recovered_after, result.failback_after) == (20.0, 27.0)
+    assert result.passed, result.checks
+
+
+def test_lost_or_doubled_corrections_and_too_many_failures_fail_the_drill() -> None:
+    book = ledger(10, failed=1)
+    streets = [r.street for r in book.requests()]
+    stored = {"collection_2": {streets[0]: 2, **{s: 1 for s in streets[2:]}}}
+    result = outcome(book, stored, timeline(), killed_at=20.0, started=0.0)
+    assert (result.corrections_lost, result.corrections_duplicated, result.failed) == (1, 1, 1)
+    assert result.failed_share == 0.1
+    failed = [check for check, ok in result.checks.items() if not ok]
+    assert failed == ["at most 2% of requests failed", "no accepted correction lost or stored twice"]
+
+
+def test_no_failover_and_no_failback_are_reported_as_missed() -> None:
+    samples = [sample(5, 1, 100), sample(25, 0.5, 50), sample(60, 1, 50)]
+    result = outcome(ledger(2), {"collection_2": {}}, samples, killed_at=20.0, started=0.0)
+    assert result.detected_after is None and result.failover_after is None and result.failback_after is None
+    assert not result.passed
