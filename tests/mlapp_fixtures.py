@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from common import registry
 from common.csv_validation import validate_csv
+from common.drift import reference_profile
 from common.schema import FIELD_NAMES, INPUT_FIELDS
 from common.training import FamilySpec, build_pipeline
 from tests.service_fixtures import ServerContext, gunicorn_server
@@ -127,10 +128,13 @@ def register(
     *,
     dataset_version: int = 1,
     serialization_format: str = "skops",
+    profile: bool = False,
 ) -> int:
     """Log `pipeline` in a run of experiment `family` and register it under `model_name`, tagged the way the
     trainer tags versions; returns the new version number. `serialization_format="cloudpickle"` logs a model
-    that mlapp must refuse (common.registry loads skops models only)."""
+    that mlapp must refuse (common.registry loads skops models only). `profile=True` also logs the reference
+    profile of the sample data, as the trainer does (input drift); without it the version is one registered
+    before the trainer logged profiles."""
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     experiment_id = _experiment(tracking_uri, f"{model_name}-{family}")
@@ -140,7 +144,7 @@ def register(
         options["skops_trusted_types"] = list(registry.TRUSTED_TYPES)
     with (
         _quiet_mlflow_logging(),
-        mlflow.start_run(experiment_id=experiment_id, run_name=f"{family}-v{dataset_version}"),
+        mlflow.start_run(experiment_id=experiment_id, run_name=f"{family}-v{dataset_version}") as run,
     ):
         info = mlflow.sklearn.log_model(
             pipeline,
@@ -151,6 +155,10 @@ def register(
             **options,
         )
         tags = {registry.TAG_FAMILY: family, registry.TAG_DATASET_VERSION: dataset_version, "holdout_mae": 123456.5}
+        if profile:
+            sample = reference_profile(sample_frame().loc[:, list(FIELD_NAMES)])
+            path = registry.log_profile(registry.client(tracking_uri), run.info.run_id, sample)
+            tags[registry.TAG_REFERENCE_PROFILE] = path
         version = mlflow.register_model(
             info.model_uri, model_name, tags={k: registry.tag_value(v) for k, v in tags.items()}
         )

@@ -1,10 +1,10 @@
 """The shared trainer against a real `mlflow server` and the real Pub/Sub emulator.
 
 Both real families train on dataset version 1 of a `file://` bucket (cut from the sample data), register
-versions tagged with family and dataset version, the champion alias lands on the better one, and each
-promotion is announced on `model-promotions`; the champion passes the behavioural checks. A second run with
-no new version trains nothing; version 2 retrains both, and the alias moves only for a candidate that beats
-the champion on the new holdout.
+versions tagged with family and dataset version (with the reference profile of their train rows), the champion
+alias lands on the better one, and each promotion is announced on `model-promotions`; the champion passes the
+behavioural checks. A second run with no new version trains nothing; version 2 retrains both, and the alias
+moves only for a candidate that beats the champion on the new holdout.
 
 The tests in this module share one trained registry (a module fixture) and run in file order: the last one
 commits version 2.
@@ -103,6 +103,9 @@ def test_both_families_train_and_register_tagged_versions(trained: Trained) -> N
         logged = trained.client.get_logged_model(source.removeprefix("models:/"))
         assert (logged.experiment_id, logged.source_run_id) == (run.info.experiment_id, run.info.run_id)
         assert str(logged.status) == "READY" and logged.params["dataset_version"] == "1"
+        # The reference profile of the train rows (mlapp measures input drift against it), found from the version.
+        profile = registry.load_profile(trained.settings.mlflow_tracking_uri, versions[result.model_version])
+        assert profile is not None and profile.rows == train_rows and "sqft_living" in profile.numeric
 
 
 def test_the_champion_is_the_better_version_on_the_holdout(trained: Trained) -> None:

@@ -20,9 +20,11 @@ from sklearn.linear_model import Ridge
 from common import registry
 from common.blobstore import FileBlobStore
 from common.compiled import Verdict
+from common.contracts.drift import ReferenceProfile
 from common.csv_validation import validate_csv
 from common.dataset_versions import commit_version
-from common.schema import FIELD_NAMES
+from common.drift import reference_profile
+from common.schema import FIELD_NAMES, NUMERIC_FIELDS
 from common.training import Decision, FamilySpec, evaluate, median_baseline_mae
 from common.training.job import Job
 from common.training.steps.evaluate import evaluate_fit
@@ -129,6 +131,9 @@ class _Recorder:
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         self._record("set_model_version_tag", name=name, version=version, key=key, value=value)
 
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._record("log_text", run_id=run_id, text=text, artifact_file=artifact_file)
+
 
 def test_the_run_ends_finished_only_when_the_block_completes() -> None:
     client = _Recorder()
@@ -183,6 +188,13 @@ def test_register_writes_through_the_client_naming_the_run_and_logs_the_model_in
     assert version["tags"]["dataset_version"] == "2" and version["tags"]["train_rows"] == "320"
     assert version["tags"]["serving_form"] == "compiled"
     assert float(version["tags"]["holdout_mae"]) == scores.holdout.mae
+    # The reference profile of the train rows (input drift), an artifact of the run the version names.
+    (artifact,) = client.named("log_text")
+    assert (artifact["run_id"], artifact["artifact_file"]) == ("run-1", "reference_profile.json")
+    assert version["tags"]["reference_profile"] == "reference_profile.json"
+    profile = ReferenceProfile.model_validate_json(artifact["text"])
+    assert profile == reference_profile(data.train.x) and profile.rows == 320
+    assert set(profile.numeric) == set(NUMERIC_FIELDS) and set(profile.categorical) == {"city", "statezip", "country"}
 
 
 def _candidate() -> Candidate:

@@ -29,6 +29,8 @@ from mlflow.artifacts import download_artifacts
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from common.contracts.drift import ReferenceProfile
+
 # Classes outside skops' built-in safe set (sklearn estimators, numpy ufuncs...) that our models contain.
 # Adding a family whose estimator needs another class: review the class, then add it here.
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -44,6 +46,8 @@ TAG_REASON = "promotion_reason"
 TAG_COMPARED_WITH = "compared_with_version"
 TAG_SERVING_FORM = "serving_form"  # common.compiled.Verdict of the version's compiled single-row form
 HOLDOUT_TAG_PREFIX = "holdout_"  # holdout_mae, holdout_rmse, holdout_r2, holdout_rows
+TAG_REFERENCE_PROFILE = "reference_profile"  # the run artifact holding the version's ReferenceProfile
+PROFILE_ARTIFACT = "reference_profile.json"
 
 
 class UnusableModel(RuntimeError):
@@ -210,3 +214,21 @@ def load_model(uri: str, tracking_uri: str | None = None) -> Any:
 
 def load_version(tracking_uri: str, name: str, version: int | str) -> Any:
     return load_model(model_uri(name, version=version), tracking_uri=tracking_uri)
+
+
+def log_profile(mlflow_client: MlflowClient, run_id: str, profile: ReferenceProfile) -> str:
+    """The reference profile of a run's training rows as its artifact; returns the artifact's path, which the
+    version registered from the run carries in its `TAG_REFERENCE_PROFILE` tag."""
+    mlflow_client.log_text(run_id, profile.model_dump_json(), PROFILE_ARTIFACT)
+    return PROFILE_ARTIFACT
+
+
+def load_profile(tracking_uri: str, version: ModelVersion) -> ReferenceProfile | None:
+    """The reference profile of a model version; None for a version registered without one (before profiles
+    were logged). Raises when the tagged artifact cannot be downloaded or is not a valid profile."""
+    path = (version.tags or {}).get(TAG_REFERENCE_PROFILE)
+    if not path or not version.run_id:
+        return None
+    with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+        local = download_artifacts(run_id=version.run_id, artifact_path=path, dst_path=tmp, tracking_uri=tracking_uri)
+        return ReferenceProfile.model_validate_json(Path(local).read_text())

@@ -14,7 +14,7 @@ from flask import Flask
 from common.jsonlog import configure_logging
 from common.settings import Settings
 from common.webservice import install_json_errors, install_request_log, keep_answer_key_order
-from mlapp import inference, inference_doc, routes
+from mlapp import inference, inference_doc, model_versions, routes
 from mlapp.config import SERVICE, MlappConfig, apply_mlflow_http_defaults
 from mlapp.context import EXTENSION, MlappContext
 from mlapp.model_holder import ModelHolder, safe_uri
@@ -46,7 +46,9 @@ def create_app(
     log = configure_logging(SERVICE)
     if from_environment:  # the app owns the process (gunicorn): tune MLflow's client for it, not a test's
         apply_mlflow_http_defaults()
-    holder = holder or ModelHolder(settings.mlflow_tracking_uri, settings.model_name, settings.champion_alias)
+    holder = holder or ModelHolder(
+        settings.mlflow_tracking_uri, settings.model_name, settings.champion_alias, config.drift_window
+    )
 
     app = Flask(SERVICE)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -56,6 +58,7 @@ def create_app(
     routes.install(app)
     inference.install(app)
     inference_doc.register()
+    model_versions.install(app, holder)
 
     refresher = None
     if background:

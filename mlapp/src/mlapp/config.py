@@ -11,6 +11,7 @@ from common.settings import Settings, env_float, env_int
 SERVICE = "mlapp"
 DEFAULT_POLL_SECONDS = 30.0
 DEFAULT_MAX_BATCH = 10_000
+DEFAULT_DRIFT_WINDOW = 1_000
 
 # MLflow's HTTP client retries a refused connection 7 times with exponential back-off (minutes in all). mlapp
 # checks the registry again on every poll anyway, so one check gives up sooner and the next poll retries.
@@ -27,6 +28,7 @@ class MlappConfig:
     settings: Settings
     poll_seconds: float  # MODEL_POLL_SECONDS: how often the champion alias is re-read
     max_batch: int  # MAX_BATCH_RECORDS: the most records one POST /predict/batch may carry
+    drift_window: int  # DRIFT_WINDOW_RECORDS: houses per worker the input-drift PSI is computed over
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None) -> MlappConfig:
@@ -37,6 +39,7 @@ class MlappConfig:
             settings=settings,
             poll_seconds=env_float(env, "MODEL_POLL_SECONDS", DEFAULT_POLL_SECONDS, minimum=0, exclusive=True),
             max_batch=env_int(env, "MAX_BATCH_RECORDS", DEFAULT_MAX_BATCH, minimum=1),
+            drift_window=env_int(env, "DRIFT_WINDOW_RECORDS", DEFAULT_DRIFT_WINDOW, minimum=10),
         )
 
     @property

@@ -133,8 +133,7 @@ def _infer(model: ServingModel) -> Response:
     limit = context.current().config.max_batch
     if rows > limit:
         raise ProtocolError(f"too many rows: at most {limit} houses per request (got {rows}); split the batch", 413)
-    parts = _binary_parts(body, binary)
-    binary_output = _binary_output(body)
+    parts, binary_output = _binary_parts(body, binary), _binary_output(body)
     columns = [_values(tensors[field], rows, parts.get(field)) for field in FIELD_NAMES]
     batch = validate_records([dict(zip(FIELD_NAMES, row, strict=True)) for row in zip(*columns, strict=True)])
     if batch.errors:
@@ -148,6 +147,7 @@ def _infer(model: ServingModel) -> Response:
         raise ProtocolError(f"the model could not price this batch: {exc}", 500) from exc
     if not all(math.isfinite(price) and price > 0 for price in prices):
         raise ProtocolError("the model returned something that is not a positive price; nothing is answered", 500)
+    context.current().holder.drift.record_columns(model, batch.columns, rows)
     return _respond(model, body, prices, binary_output)
 
 

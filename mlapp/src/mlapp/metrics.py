@@ -7,12 +7,17 @@ The seed metrics describe `POST /predict` (one house, what the web app calls); b
 Under gunicorn every worker writes its own values (multiprocess mode); gauges declare how workers combine:
 in-flight requests are summed over live workers, the load time is the most recent load of a live worker, the
 last prediction time is the latest of any worker, and the served version is reported per worker (`pid` label)
-so a half-finished swap is visible.
+so a half-finished swap is visible. Input drift (`mlapp.drift_window`): each worker computes the PSI over its own
+window of recent houses; the PSI is the largest of the live workers (a drift any worker sees is reported) and the
+window size the smallest (a full window means every worker's PSI stands on a full window).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,8 +30,10 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from common.metrics import multiprocess_dir, render_metrics
+from common.metrics import collected_now, multiprocess_dir, render_metrics
 
 # mlapp's own registry: the web app exposes metrics with the same seed names (`prediction_requests_total`,
 # `prediction_latency_seconds`), and both apps are imported into one test process, where one default registry
@@ -151,6 +158,19 @@ SERVING_VERSION = Gauge(
     multiprocess_mode="liveall",
     registry=REGISTRY,
 )
+DRIFT_PSI = Gauge(
+    "model_input_drift_psi",
+    "Population stability index of the recently priced houses against the serving model's training data, per field",
+    ["feature"],
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)
+DRIFT_WINDOW = Gauge(
+    "model_input_drift_window_requests",
+    "Houses in the window the input-drift PSI is computed over (DRIFT_WINDOW_RECORDS when full)",
+    multiprocess_mode="livemin",
+    registry=REGISTRY,
+)
 
 
 def touch_experiment(experiment: str) -> None:
@@ -163,8 +183,30 @@ def touch_experiment(experiment: str) -> None:
     PREDICTION_LATENCY.labels(experiment)
 
 
-def render() -> tuple[bytes, str]:
-    """The `/metrics` body: every worker's files under gunicorn (multiprocess mode), else this registry."""
+class ServingHoldout:
+    """`model_holdout_mae_dollars{family,version}` of the model this worker serves, made at scrape time: a
+    multiprocess gauge would keep a swapped-out version's series for as long as the worker lives."""
+
+    def __init__(self, info: Mapping[str, Any] | None) -> None:
+        self._info = info or {}
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "model_holdout_mae_dollars",
+            "Holdout MAE in USD the trainer recorded for the served model version",
+            labels=["family", "version"],
+        )
+        mae = self._info.get("holdout_mae")
+        if isinstance(mae, int | float) and not isinstance(mae, bool) and math.isfinite(mae):
+            gauge.add_metric([self._info.get("family") or "unknown", str(self._info.get("version"))], float(mae))
+        yield gauge
+
+
+def render(*scraped: Collector) -> tuple[bytes, str]:
+    """The `/metrics` body: every worker's files under gunicorn (multiprocess mode), else this registry; then
+    the `scraped` collectors, computed now."""
     if multiprocess_dir() is not None:
-        return render_metrics()
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        body, content_type = render_metrics()
+    else:
+        body, content_type = generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return body + collected_now(*scraped), content_type

@@ -3,9 +3,10 @@
 `ModelHolder.current` is one reference to an immutable `ServingModel`. A request reads it once and uses that
 model to the end, so swapping (one assignment, atomic in Python) never mixes two models in one answer and never
 makes a request wait. `refresh()` reads the champion alias and, when it points at another version, loads that
-version completely (download, skops load, structure check, one smoke prediction) before swapping it in. Any
-failure keeps the previous model serving; it is logged with the reason and counted in
-`model_load_failures_total{reason}`.
+version completely (download, skops load, structure check, one smoke prediction, and the reference profile
+`mlapp.drift_window` measures input drift against) before swapping it in. Any failure keeps the previous model
+serving; it is logged with the reason and counted in `model_load_failures_total{reason}` (a profile that cannot be
+read only costs that version its drift measurement).
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ import pandas as pd
 
 from common import registry
 from common.compiled import Predict, compile_regressor
+from common.contracts.drift import ReferenceProfile
 from common.features import HouseFeatures
 from common.schema import INPUT_FIELDS, validate_record
 from mlapp import metrics
+from mlapp.config import DEFAULT_DRIFT_WINDOW
+from mlapp.drift_window import DriftMonitor, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,7 @@ class ServingModel:
     loaded_at: str
     load_seconds: float
     compiled: Predict | None = None  # the regressor compiled for one row (mlapp.compiled); None: its own predict
+    profile: ReferenceProfile | None = None  # its training data's profile (input drift); None: registered without
     summary: Mapping[str, Any] = field(init=False)  # {"name", "version", "family"}: built once, sent with every answer
     summary_json: str = field(init=False)  # the same, serialised once for the single-record hot path
 
@@ -99,7 +104,9 @@ class ServingModel:
         object.__setattr__(self, "summary_json", json.dumps(summary, separators=(",", ":")))
 
     @classmethod
-    def from_pipeline(cls, pipeline: Any, info: Mapping[str, Any], load_seconds: float = 0.0) -> ServingModel:
+    def from_pipeline(
+        cls, pipeline: Any, info: Mapping[str, Any], load_seconds: float = 0.0, profile: ReferenceProfile | None = None
+    ) -> ServingModel:
         """Check that `pipeline` is our Pipeline(features, model) and prices the example house sanely."""
         steps = getattr(pipeline, "named_steps", None)
         if steps is None or "features" not in steps or "model" not in steps:
@@ -110,7 +117,7 @@ class ServingModel:
             )
         features, regressor = steps["features"], steps["model"]
         compiled = compile_regressor(regressor, features.transform_record(_example_record()))
-        model = cls(dict(info), features, regressor, _utcnow(), round(load_seconds, 3), compiled)
+        model = cls(dict(info), features, regressor, _utcnow(), round(load_seconds, 3), compiled, profile)
         try:
             price = model.predict_one(_example_record())
         except Exception as exc:
@@ -154,12 +161,15 @@ class Check:
 class ModelHolder:
     """Holds the serving model of one process; `refresh()` is safe to call from several threads."""
 
-    def __init__(self, tracking_uri: str, model_name: str, alias: str = "champion") -> None:
+    def __init__(
+        self, tracking_uri: str, model_name: str, alias: str = "champion", drift_window: int = DEFAULT_DRIFT_WINDOW
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.alias = alias
         self._client = registry.client(tracking_uri)
         self._current: ServingModel | None = None
+        self.drift = DriftMonitor(drift_window)  # the input-drift window of the model served
         self._lock = threading.Lock()  # one load at a time; readers never take it
         self._rejected: dict[int, str] = {}  # versions that can never serve, with why
         self._checked = threading.Event()
@@ -185,6 +195,7 @@ class ModelHolder:
         """Serve `model` from now on (requests already running finish on the model they started with)."""
         previous = self._current
         self._current = model
+        self.drift.use(model)
         metrics.touch_experiment(model.experiment)
         metrics.MODEL_LOAD_TIME.set(model.load_seconds)
         metrics.SERVING_VERSION.set(model.version)
@@ -254,7 +265,9 @@ class ModelHolder:
         started = time.monotonic()
         try:
             pipeline = registry.load_version(self.tracking_uri, self.model_name, version)
-            model = ServingModel.from_pipeline(pipeline, registry.describe(champion), time.monotonic() - started)
+            profile = load_profile(self.tracking_uri, champion)
+            seconds = time.monotonic() - started
+            model = ServingModel.from_pipeline(pipeline, registry.describe(champion), seconds, profile)
         except registry.UntrustedModel as exc:
             reason, problem = REASON_UNTRUSTED, _short(exc)
         except InvalidModel as exc:

@@ -80,7 +80,8 @@ def _sane(price: float) -> bool:
 def predict() -> Response | tuple[Response, int]:
     with m.ACTIVE_REQUESTS.track_inprogress():
         started = time.perf_counter()
-        model = context.current().holder.current  # read once: a swap during this request does not affect it
+        holder = context.current().holder
+        model = holder.current  # read once: a swap during this request does not affect it
         experiment = model.experiment if model else m.NO_EXPERIMENT
         try:
             record = validate_record(json_body())
@@ -101,6 +102,7 @@ def predict() -> Response | tuple[Response, int]:
             m.PREDICTION_ERRORS.labels(m.ErrorType.PREDICTION, experiment).inc()
             log.exception("prediction failed", extra={"model_version": model.version})
             return jsonify(error=f"the model could not price this house: {exc}", request_id=request_id()), 500
+        holder.drift.record_one(model, record)
         m.PREDICTION_REQUESTS.labels(m.RequestStatus.SUCCESS, experiment).inc()
         m.PREDICTION_LATENCY.labels(experiment).observe(time.perf_counter() - started)
         m.PREDICTED_PRICE.observe(price)
@@ -127,7 +129,8 @@ def predict() -> Response | tuple[Response, int]:
 def predict_batch() -> Response | tuple[Response, int]:
     with m.ACTIVE_REQUESTS.track_inprogress():
         started = time.perf_counter()
-        model = context.current().holder.current
+        holder = context.current().holder
+        model = holder.current
         experiment = model.experiment if model else m.NO_EXPERIMENT
         try:
             batch = _batch_records()
@@ -150,6 +153,7 @@ def predict_batch() -> Response | tuple[Response, int]:
             if isinstance(exc, BadBody):
                 raise
             return jsonify(error=f"the model could not price this batch: {exc}", request_id=request_id()), 500
+        holder.drift.record_columns(model, batch.columns, batch.size)
         m.BATCH_REQUESTS.labels(m.RequestStatus.SUCCESS, experiment).inc()
         m.BATCH_LATENCY.labels(experiment).observe(time.perf_counter() - started)
         m.BATCH_RECORDS.observe(batch.size)
@@ -237,7 +241,8 @@ def health() -> Response | tuple[Response, int]:
     answers={200: Answer(None, "Prometheus text format", "text/plain")},
 )
 def metrics() -> Response:
-    body, content_type = m.render()
+    model = context.current().holder.current
+    body, content_type = m.render(m.ServingHoldout(model.info if model else None))
     return Response(body, headers={"Content-Type": content_type})
 
 

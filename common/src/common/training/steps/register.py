@@ -1,5 +1,6 @@
-"""Step 4: params, metrics and the fitted model logged to the job's run, and a version of the registered model
-created from it, tagged with what the serving app and the promotion need.
+"""Step 4: params, metrics, the reference profile of the train rows (`common.drift`, read by mlapp to measure
+input drift) and the fitted model logged to the job's run, and a version of the registered model created from it,
+tagged with what the serving app and the promotion need.
 
 Every write names the run explicitly; no run is made the process's active run. `mlflow.sklearn.log_model`
 has no client form: it is called with the run id and the id of a logged model created here in the run's
@@ -24,6 +25,7 @@ from mlflow.tracking.context.registry import resolve_tags
 
 from common import registry
 from common.compiled import Verdict
+from common.drift import reference_profile
 from common.training.evaluation import Evaluation
 from common.training.family import FamilySpec
 from common.training.job import Job, seconds_since
@@ -116,6 +118,7 @@ def register_candidate(
         params=[Param(k, str(v)) for k, v in params.items()],
         tags=[RunTag(registry.TAG_SERVING_FORM, scores.serving.verdict.value)],  # read again by a deferred decision
     )
+    profile_path = registry.log_profile(client, run_id, reference_profile(data.train.x))
     started = time.monotonic()
     log.info("logging the model to MLflow", extra=job.extra(run_id=run_id))
     info = _log_model(client, tracking_uri, run, fitted.pipeline, data.train.x, params)
@@ -125,7 +128,7 @@ def register_candidate(
         info.model_uri,
         run_id=run_id,
         model_id=info.model_id,
-        tags=version_tags(job, data, scores),
+        tags={**version_tags(job, data, scores), registry.TAG_REFERENCE_PROFILE: profile_path},
     )
     candidate = Candidate(
         job, int(registered.version), run_id, scores.holdout, scores.baseline_mae, scores.serving.verdict
