@@ -1,6 +1,8 @@
 # The buckets the ConfigMaps name: gs://<project>-<key> (BUCKET_PREFIX in k8s_*/overlays/<env>/gcp-project.yaml,
 # which Cloud Build sets to gs://$PROJECT_ID). All of them: uniform bucket-level access, public access prevented,
-# object versioning; a replaced or deleted object stays recoverable for noncurrent_days.
+# object versioning; a replaced or deleted object stays recoverable for noncurrent_days. None is single-region
+# (regions.tf): a dual-region of the two serving regions, or the continent's multi-region, so that every region
+# reads them and the loss of one region loses no object.
 locals {
   buckets = {
     # raw CSV uploads (webapp) and drops; the data job reads them and never changes them
@@ -19,7 +21,7 @@ resource "google_storage_bucket" "this" {
   for_each = local.buckets
 
   name          = "${var.project_id}-${each.key}"
-  location      = upper(var.region)
+  location      = local.bucket_location
   storage_class = "STANDARD"
   force_destroy = false
 
@@ -28,6 +30,14 @@ resource "google_storage_bucket" "this" {
 
   versioning {
     enabled = true
+  }
+
+  # the dual-region's two regions (absent: the multi-region itself)
+  dynamic "custom_placement_config" {
+    for_each = length(local.bucket_data_locations) == 2 ? [local.bucket_data_locations] : []
+    content {
+      data_locations = custom_placement_config.value
+    }
   }
 
   lifecycle_rule {

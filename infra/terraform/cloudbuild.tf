@@ -92,10 +92,12 @@ resource "google_cloudbuild_trigger" "pipelines" {
   }
 
   substitutions = {
-    _REGION       = var.region
+    # the home region's registry and the primary's cluster (k8s_ml runs there; docs/deploy.md deploys the
+    # other regions' overlays)
+    _REGION       = local.home_region
     _REPOSITORY   = google_artifact_registry_repository.images.repository_id
-    _GKE_CLUSTER  = google_container_cluster.this.name
-    _GKE_LOCATION = google_container_cluster.this.location
+    _GKE_CLUSTER  = google_container_cluster.this[local.primary.name].name
+    _GKE_LOCATION = google_container_cluster.this[local.primary.name].location
     _OVERLAY      = var.overlay
   }
 

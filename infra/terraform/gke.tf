@@ -1,14 +1,18 @@
-# A regional GKE cluster (control plane and nodes in three zones of var.region) with Workload Identity and
-# Dataplane V2, which enforces the NetworkPolicies of k8s_web/ and k8s_ml/. Nodes are private (no external IP)
-# and run as their own service account (iam.tf: logs, metrics, image pulls from the repository only).
+# One regional GKE cluster per region of regions.tf (control plane and nodes in three zones of that region), each
+# with Workload Identity, Dataplane V2 (enforces the NetworkPolicies of k8s_web/ and k8s_ml/) and the Gateway API
+# (the multi-cluster Gateway of fleet.tf lives in the primary's). Nodes are private (no external IP) and run as
+# their own service account (iam.tf: logs, metrics, image pulls from the repository only). The primary's cluster
+# also runs k8s_ml (MLflow, the data job, the trainers, the dispatcher); the others run k8s_web only.
 resource "google_container_cluster" "this" {
   #checkov:skip=CKV_GCP_66:No Binary Authorization policy or attestor is set up; images come only from this project's repository, pushed by Cloud Build and pinned to a commit tag.
   #checkov:skip=CKV_GCP_65:Assumes no Google Groups (Cloud Identity/Workspace) for RBAC; people get access through IAM roles on the project.
-  name     = var.cluster_name
-  location = var.region
+  for_each = local.regions_by_name
+
+  name     = "${var.cluster_name}-${each.key}"
+  location = each.value.region
 
   network    = google_compute_network.vpc.id
-  subnetwork = google_compute_subnetwork.gke.id
+  subnetwork = google_compute_subnetwork.gke[each.key].id
 
   # The cluster's default pool is replaced by the pool below (its own service account, GKE metadata server).
   remove_default_node_pool = true
@@ -30,6 +34,11 @@ resource "google_container_cluster" "this" {
 
   workload_identity_config {
     workload_pool = "${var.project_id}.svc.id.goog"
+  }
+
+  # Gateway API CRDs and the GKE Gateway controller (the multi-cluster GatewayClasses come with fleet.tf's feature)
+  gateway_api_config {
+    channel = "CHANNEL_STANDARD"
   }
 
   release_channel {
@@ -93,9 +102,11 @@ resource "google_container_cluster" "this" {
 }
 
 resource "google_container_node_pool" "apps" {
+  for_each = local.regions_by_name
+
   name     = "apps"
-  cluster  = google_container_cluster.this.id
-  location = var.region
+  cluster  = google_container_cluster.this[each.key].id
+  location = each.value.region
 
   initial_node_count = var.node_min_per_zone
 

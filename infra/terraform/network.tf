@@ -1,16 +1,12 @@
-# The VPC: one subnet for the GKE nodes with secondary ranges for pods and services (VPC-native cluster), Private
-# Google Access (private nodes reach Google APIs), private service access for Cloud SQL's private IP, and Cloud NAT
-# for the nodes' other egress (MongoDB Atlas, Let's Encrypt, public images).
-locals {
-  nodes_cidr    = "10.10.0.0/20"
-  pods_cidr     = "10.16.0.0/14"
-  services_cidr = "10.20.0.0/20"
-}
-
+# The VPC (global): per region, a subnet for the GKE nodes with secondary ranges for pods and services (VPC-native
+# clusters; ranges from regions.tf's address plan) and Private Google Access (private nodes reach Google APIs), a
+# Cloud Router and Cloud NAT for the nodes' other egress (MongoDB Atlas, Let's Encrypt, public images); once,
+# private service access for Cloud SQL's private IPs (the primary and its replicas, in any region).
 resource "google_compute_network" "vpc" {
   name                    = "house-price"
   auto_create_subnetworks = false
-  routing_mode            = "REGIONAL"
+  # routes learned by each region's Cloud Router are usable from every region
+  routing_mode = "GLOBAL"
 
   depends_on = [google_project_service.apis]
 }
@@ -35,20 +31,22 @@ resource "google_compute_firewall" "deny_ingress" {
 }
 
 resource "google_compute_subnetwork" "gke" {
-  name                     = "house-price-gke"
-  region                   = var.region
+  for_each = local.regions_by_name
+
+  name                     = "house-price-gke-${each.key}"
+  region                   = each.value.region
   network                  = google_compute_network.vpc.id
-  ip_cidr_range            = local.nodes_cidr
+  ip_cidr_range            = local.network_ranges[each.key].nodes
   private_ip_google_access = true
 
   secondary_ip_range {
     range_name    = "pods"
-    ip_cidr_range = local.pods_cidr
+    ip_cidr_range = local.network_ranges[each.key].pods
   }
 
   secondary_ip_range {
     range_name    = "services"
-    ip_cidr_range = local.services_cidr
+    ip_cidr_range = local.network_ranges[each.key].services
   }
 
   log_config {
@@ -77,15 +75,19 @@ resource "google_service_networking_connection" "private_services" {
 }
 
 resource "google_compute_router" "nat" {
-  name    = "house-price-nat"
-  region  = var.region
+  for_each = local.regions_by_name
+
+  name    = "house-price-nat-${each.key}"
+  region  = each.value.region
   network = google_compute_network.vpc.id
 }
 
 resource "google_compute_router_nat" "nat" {
-  name                               = "house-price-nat"
-  router                             = google_compute_router.nat.name
-  region                             = var.region
+  for_each = local.regions_by_name
+
+  name                               = "house-price-nat-${each.key}"
+  router                             = google_compute_router.nat[each.key].name
+  region                             = each.value.region
   nat_ip_allocate_option             = "AUTO_ONLY"
   source_subnetwork_ip_ranges_to_nat = "ALL_SUBNETWORKS_ALL_IP_RANGES"
 

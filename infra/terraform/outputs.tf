@@ -1,21 +1,44 @@
 # What docs/deploy.md reads after `terraform apply` (`terraform output -raw <name>`).
 
 output "region" {
-  description = "The region of everything regional."
-  value       = var.region
+  description = "The home region (the primary's): Artifact Registry, Cloud SQL's primary, the pipelines' _REGION."
+  value       = local.home_region
+}
+
+output "primary_region" {
+  description = "The primary region's name (regions.auto.tfvars.json): the config cluster, and where k8s_ml runs."
+  value       = local.primary.name
 }
 
 output "cluster_name" {
-  value = google_container_cluster.this.name
+  description = "The primary's cluster (the pipelines' _GKE_CLUSTER)."
+  value       = google_container_cluster.this[local.primary.name].name
 }
 
 output "cluster_location" {
-  value = google_container_cluster.this.location
+  value = google_container_cluster.this[local.primary.name].location
 }
 
 output "get_credentials" {
-  description = "The command that points kubectl at the cluster."
-  value       = "gcloud container clusters get-credentials ${google_container_cluster.this.name} --location ${google_container_cluster.this.location} --project ${var.project_id}"
+  description = "The command that points kubectl at the primary's cluster."
+  value       = "gcloud container clusters get-credentials ${google_container_cluster.this[local.primary.name].name} --location ${google_container_cluster.this[local.primary.name].location} --project ${var.project_id}"
+}
+
+output "clusters" {
+  description = "Region name -> its cluster, fleet membership and the command that points kubectl at it."
+  value = {
+    for name, cluster in google_container_cluster.this : name => {
+      name            = cluster.name
+      location        = cluster.location
+      membership      = google_gke_hub_membership.this[name].id
+      get_credentials = "gcloud container clusters get-credentials ${cluster.name} --location ${cluster.location} --project ${var.project_id}"
+    }
+  }
+}
+
+output "gateway_address" {
+  description = "The multi-cluster Gateway's global address: the DNS A record of web_domain."
+  value       = google_compute_global_address.gateway.address
 }
 
 output "image_registry" {
@@ -34,6 +57,11 @@ output "sql_instance" {
 
 output "sql_private_ip" {
   value = google_sql_database_instance.mlflow.private_ip_address
+}
+
+output "sql_replicas" {
+  description = "Region name -> the MLflow database's read replica there (the instance to promote if the home region is lost)."
+  value       = { for name, replica in google_sql_database_instance.mlflow_replica : name => replica.name }
 }
 
 output "workload_service_accounts" {

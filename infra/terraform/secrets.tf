@@ -11,6 +11,13 @@ locals {
     "web/api-tokens"       = { API_TOKENS = "api-tokens" } # prod overlay: webapp's /api/ writes and dbapp's /store
     "web/dbapp-mongo"      = { MONGO_URI = "dbapp-mongo-uri", MONGO_DB = "dbapp-mongo-db" }
     "web/grafana-admin"    = { admin-password = "grafana-admin-password" }
+    # Alertmanager's receivers (files of a volume, k8s_web/base/alertmanager.yaml): critical pages PagerDuty,
+    # warning goes to the webhook, both go to Slack
+    "web/alertmanager-receivers" = {
+      pagerduty-routing-key = "alertmanager-pagerduty-routing-key"
+      slack-webhook-url     = "alertmanager-slack-webhook-url"
+      webhook-url           = "alertmanager-webhook-url"
+    }
     # only with the optional in-cluster MongoDB (k8s_web/components/mongodb)
     "web/mongodb-root" = {
       MONGO_INITDB_ROOT_USERNAME = "mongodb-root-username"
@@ -22,7 +29,8 @@ locals {
   secret_ids = concat(flatten([for entry in values(local.k8s_secrets) : values(entry)]), ["mlflow-basic-auth-password"])
 
   # Secrets whose value Terraform makes. The ones left get their version by hand (docs/deploy.md):
-  # dbapp-mongo-uri (MongoDB Atlas or the in-cluster MongoDB) and api-tokens (hashes of the API clients' tokens).
+  # dbapp-mongo-uri (MongoDB Atlas or the in-cluster MongoDB), api-tokens (hashes of the API clients' tokens) and
+  # the three alertmanager-* receivers (keys and URLs that PagerDuty, Slack and your webhook give you).
   generated_secret_ids = [
     "mlflow-db-backend-store-uri",
     "mlflow-basic-auth-htpasswd",
@@ -71,10 +79,14 @@ resource "google_secret_manager_secret" "this" {
 
   secret_id = each.key
 
+  # a replica in every serving region: the secrets stay readable when one region is lost
   replication {
     user_managed {
-      replicas {
-        location = var.region
+      dynamic "replicas" {
+        for_each = var.regions
+        content {
+          location = replicas.value.region
+        }
       }
     }
   }

@@ -1,6 +1,7 @@
 # Inputs. Only project_id, github_owner and github_repo have no default (terraform.tfvars.example).
-# The region is stated once, here: every regional resource, the Cloud Build substitutions, the pipelines'
-# defaults (cloudbuild_1.yaml, cloudbuild_2.yaml) and docs/deploy.md use the same value.
+# The regions are not here: regions.tf declares them and regions.auto.tfvars.json states them once. The home
+# (primary) region there is the one the pipelines' defaults (cloudbuild_1.yaml, cloudbuild_2.yaml) and
+# docs/deploy.md use.
 
 variable "project_id" {
   description = "The Google Cloud project to build everything in (never committed: terraform.tfvars is ignored)."
@@ -12,14 +13,8 @@ variable "project_id" {
   }
 }
 
-variable "region" {
-  description = "The one region for the cluster, Cloud SQL, buckets, Artifact Registry, secrets and the NAT."
-  type        = string
-  default     = "europe-west1"
-}
-
 variable "cluster_name" {
-  description = "GKE cluster name (the pipelines' _GKE_CLUSTER)."
+  description = "Prefix of the GKE clusters' names: one cluster <cluster_name>-<region name> per region (the primary's is the pipelines' _GKE_CLUSTER)."
   type        = string
   default     = "house-price"
 }
@@ -58,7 +53,7 @@ variable "control_plane_cidrs" {
 }
 
 variable "sql_instance_name" {
-  description = "Cloud SQL instance of the MLflow backend store."
+  description = "Prefix of the Cloud SQL instances of the MLflow backend store: <sql_instance_name>-<region name> (the primary in the home region, a read replica in each other region)."
   type        = string
   default     = "house-price-mlflow"
 }

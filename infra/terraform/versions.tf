@@ -24,7 +24,7 @@ terraform {
 
 provider "google" {
   project = var.project_id
-  region  = var.region
+  region  = local.home_region
 
   default_labels = local.labels
 }

@@ -1,4 +1,5 @@
-"""checkov finds nothing failing in infra/terraform, the rendered prod overlays and the images' Dockerfiles.
+"""checkov finds nothing failing in infra/terraform, the rendered prod and region overlays and the images'
+Dockerfiles.
 
 A check that does not fit may be skipped only where the skipped thing is: an inline `#checkov:skip=CKV_...:reason`
 comment (Terraform, Dockerfiles) or a `checkov.io/skipN: CKV_K8S_xx=reason` annotation on the manifest; every skip
@@ -84,10 +85,14 @@ def test_terraform():
         assert f"#checkov:skip={check['check_id']}:" in text, check["check_id"]
 
 
-@pytest.mark.parametrize("tree", sorted(k8s.TREES))
-def test_rendered_prod_overlay(tmp_path: Path, tree: str):
-    target = f"{tree}/overlays/prod"
-    rendered = tmp_path / f"{tree}-prod.yaml"
+# prod, and every region's overlay (prod plus the region component) held to the same checks, and the config
+# cluster's overlay with the failover controller
+PROD_LIKE = [f"{tree}/overlays/prod" for tree in sorted(k8s.TREES)] + k8s.REGION_OVERLAYS + [k8s.FAILOVER_TARGET]
+
+
+@pytest.mark.parametrize("target", PROD_LIKE)
+def test_rendered_prod_overlay(tmp_path: Path, target: str):
+    rendered = tmp_path / f"{target.replace('/', '-')}.yaml"
     rendered.write_text("\n---\n".join(yaml.safe_dump(obj, sort_keys=False) for obj in k8s.render(target)))
     result = run(["-d", str(tmp_path), "--framework", "kubernetes"], f"kubernetes ({target})")
     assert_clean(result)
