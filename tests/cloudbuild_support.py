@@ -22,9 +22,13 @@ TREES = {
             "dispatcher": "dispatcher/Dockerfile",
         },
         "test_prefixes": (
-            "test_data_job_", "test_dispatcher", "test_training_", "test_mlflow_", "test_model_quality",
+            "test_data_job_",
+            "test_dispatcher",
+            "test_training_",
+            "test_mlflow_",
+            "test_model_quality",
             "test_promotion_",
-        ),  # fmt: skip
+        ),
     },
     "cloudbuild_2.yaml": {
         "k8s": "k8s_web",

@@ -23,6 +23,7 @@ DEPLOYABLES = {
     "data_collection_and_versioning": "data-job",
     "models": "trainer",
     "mlflow": "mlflow-server",
+    "failover": "failover-controller",
 }
 # workspace members that are not deployed on their own: the shared library, the laptop launcher, the benchmark
 NOT_DEPLOYED = {"common", "local_platform", "bench", "chaos"}

@@ -8,20 +8,21 @@ locals {
   # KSA -> namespace. Workloads that call no Google API (prometheus, alertmanager, grafana, kube-state-metrics,
   # mongodb) get an account with no role, so that their annotation names an account that exists.
   workloads = {
-    webapp             = "web"
-    mlapp              = "web"
-    dbapp              = "web"
-    prometheus         = "web"
-    alertmanager       = "web"
-    grafana            = "web"
-    kube-state-metrics = "web"
-    mongodb            = "web"
-    mlflow             = "ml"
-    data-job           = "ml"
-    trainer            = "ml"
-    dispatcher         = "ml"
-    pubsub-setup       = "ml"
-    mlflow-db-backup   = "ml"
+    webapp              = "web"
+    mlapp               = "web"
+    dbapp               = "web"
+    prometheus          = "web"
+    alertmanager        = "web"
+    grafana             = "web"
+    kube-state-metrics  = "web"
+    mongodb             = "web"
+    failover-controller = "web"
+    mlflow              = "ml"
+    data-job            = "ml"
+    trainer             = "ml"
+    dispatcher          = "ml"
+    pubsub-setup        = "ml"
+    mlflow-db-backup    = "ml"
   }
 
   bucket_grants = [
@@ -51,6 +52,8 @@ locals {
     # the consumer publishes an event it can never store to its subscription's dead-letter topic, with the reason
     { ksa = "dbapp", topic = "dbapp-predictions-dead-letter", role = "roles/pubsub.publisher" },
     { ksa = "dbapp", topic = "dbapp-corrections-dead-letter", role = "roles/pubsub.publisher" },
+    # the failover controller publishes each traffic decision (drain, restore, failover, failback)
+    { ksa = "failover-controller", topic = "region-events", role = "roles/pubsub.publisher" },
     # attaching a subscription to a topic (mlapp creates one per process)
     { ksa = "mlapp", topic = "model-promotions", role = "roles/pubsub.subscriber" },
     # the pubsub-setup Job reads every topic and subscription it checks
@@ -58,6 +61,7 @@ locals {
     { ksa = "pubsub-setup", topic = "corrections", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", topic = "dataset-versions", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", topic = "model-promotions", role = "roles/pubsub.viewer" },
+    { ksa = "pubsub-setup", topic = "region-events", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", topic = "dbapp-predictions-dead-letter", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", topic = "dbapp-corrections-dead-letter", role = "roles/pubsub.viewer" },
     { ksa = "pubsub-setup", topic = "dispatcher-dataset-versions-dead-letter", role = "roles/pubsub.viewer" },

@@ -1,4 +1,4 @@
-# The four event topics of common/src/common/events.py (ALL_TOPICS) and the durable subscriptions of its
+# The event topics of common/src/common/events.py (ALL_TOPICS) and the durable subscriptions of its
 # SUBSCRIPTIONS, each with a dead-letter topic (plus a subscription on it, so dead-lettered messages are kept) and
 # a retry policy. mlapp's per-process subscriptions to model-promotions are created and deleted at run time by
 # mlapp itself (1-day expiry) and are not here.
@@ -7,7 +7,8 @@
 # on every ml deploy (and creates them where Terraform does not run, e.g. against the emulator);
 # tests/unit/test_terraform_pubsub.py proves the two agree value by value.
 locals {
-  topics = ["predictions", "corrections", "dataset-versions", "model-promotions"]
+  # region-events: the failover controller's decisions (traffic.shifted); no platform subscription reads it
+  topics = ["predictions", "corrections", "dataset-versions", "model-promotions", "region-events"]
 
   subscriptions = {
     dbapp-predictions = {

@@ -24,6 +24,7 @@ SERVICES = {
     "mlapp": "mlapp.metrics",
     "dbapp": "dbapp.metrics",
     "dispatcher": "dispatcher.dispatch",
+    "failover-controller": "failover.metrics",  # the job is the pod's app label, not the package
 }
 # Needed by the CronJob alerts and panels; they come from kube-state-metrics v2, not from the platform.
 KUBE_STATE_METRICS = {
@@ -117,7 +118,7 @@ def exposed_names() -> dict[str, set[str]]:
                 for family in value.describe():
                     names.update(family.name + suffix for suffix in SUFFIXES[family.type])
         assert names, f"no metrics found in {module_name}"
-        exposed[service] = names | collected_at_scrape_time(service)
+        exposed[service] = names | collected_at_scrape_time(module_name.split(".")[0])
     exposed["alertmanager"] = ALERTMANAGER
     return exposed
 

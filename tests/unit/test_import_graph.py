@@ -14,6 +14,7 @@ SERVICES = {  # package -> its folder
     "data_versioning": "data_collection_and_versioning",
     "model_training": "models",
     "mlflow_server": "mlflow",
+    "failover": "failover",
 }
 TOOLS = {"platform_bench": "bench", "platform_chaos": "chaos", "local_platform": "local_platform"}
 FIRST_PARTY = {"common", *SERVICES, *TOOLS}

@@ -18,11 +18,12 @@ from common.training.config import TrainerConfig
 from data_versioning.config import JobConfig
 from dbapp.config import DbappConfig
 from dispatcher.config import DispatcherConfig
-from local_platform.config import LauncherConfig
+from failover.config import FailoverConfig
+from local_platform.config import LauncherConfig, RegionsConfig
 from mlapp.config import MlappConfig
 from mlflow_server.config import ServerConfig
 from platform_bench.config import BenchConfig
-from platform_chaos.config import ChaosConfig
+from platform_chaos.config import ChaosConfig, DrillConfig
 from tests.unit.test_settings_documented import REPO, documented, readme
 from webapp.config import WebappConfig
 
@@ -66,6 +67,9 @@ def models(tmp_path: Path) -> dict[str, tuple[str, Callable[[Mapping[str, str]],
         "bench": ("bench", lambda env: BenchConfig.from_env(env)),
         "chaos": ("chaos", lambda env: ChaosConfig.from_env(env)),
         "dispatcher": ("dispatcher", lambda env: DispatcherConfig.from_env(env)),
+        "failover controller": ("failover", lambda env: FailoverConfig.from_env(env)),
+        "regions": ("local_platform", lambda env: RegionsConfig.from_env(env)),
+        "failover drill": ("chaos", lambda env: DrillConfig.from_env(env)),
     }
 
 
@@ -127,6 +131,7 @@ OTHER_READS = {
     "bench/src/platform_bench/__main__.py": "looks up the bench stack's own environment dict",
     "bench/src/platform_bench/servers.py": "extends PATH for a child process",
     "bench/src/platform_bench/training.py": "looks up the trainer job's own environment dict",
+    "chaos/src/platform_chaos/drill.py": "looks up the ports it chose in the environment it gives make up-regions",
 }
 NAMED_READ = re.compile(
     r"""os\.environ\.get\(|os\.environ\[|os\.getenv\(|"""
@@ -135,7 +140,7 @@ NAMED_READ = re.compile(
 SOURCE_FOLDERS = ("common", "webapp", "mlapp", "dbapp", "data_collection_and_versioning", "models", "mlflow")
 
 
-@pytest.mark.parametrize("folder", [*SOURCE_FOLDERS, "local_platform", "bench", "chaos", "dispatcher"])
+@pytest.mark.parametrize("folder", [*SOURCE_FOLDERS, "local_platform", "bench", "chaos", "dispatcher", "failover"])
 def test_only_settings_models_read_the_environment_by_name(folder: str) -> None:
     readers = {
         str(path.relative_to(REPO))

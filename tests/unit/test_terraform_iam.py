@@ -11,12 +11,22 @@ import pytest
 from tests import terraform_support as tf
 
 KINDS = {"bucket": "bucket_grants", "topic": "topic_grants", "subscription": "subscription_grants"}
-# Every project-level grant: (account resource, role) -> why it cannot be on a resource.
+# Every project-level grant: (account resource, role) -> why it cannot be on a resource. Grants to Google's own
+# identities (no google_service_account of ours) are named by their resource.
 PROJECT_GRANTS = {
     ("workload/mlapp", "hpPubsubOwnSubscriptions"): "per-process subscriptions, names unknown in advance",
     ("nodes", "roles/container.defaultNodeServiceAccount"): "node logs and metrics",
     ("cloudbuild", "roles/container.admin"): "deploys ClusterRoles",
     ("cloudbuild", "roles/logging.logWriter"): "build logs",
+    ("mcs_importer", "roles/compute.networkViewer"): "Multi-cluster Services reads the VPC's endpoints",
+    ("multi_cluster_gateway", "roles/container.admin"): "the multi-cluster Gateway controller in every member",
+}
+# Google's identities that get a project-level grant: resource name -> the member it must be.
+GOOGLE_AGENTS = {
+    "mcs_importer": "serviceAccount:${var.project_id}.svc.id.goog[gke-mcs/gke-mcs-importer]",
+    "multi_cluster_gateway": (
+        "serviceAccount:service-${data.google_project.this.number}@gcp-sa-multiclusteringress.iam.gserviceaccount.com"
+    ),
 }
 CUSTOM_ROLES = {
     "hpPubsubOwnSubscriptions": [
@@ -31,6 +41,7 @@ PUBLISHERS = {
     "corrections": "webapp",
     "dataset-versions": "data-job",
     "model-promotions": "trainer",
+    "region-events": "failover-controller",  # the failover controller's decisions
     "dbapp-predictions-dead-letter": "dbapp",  # events the consumer can never store, with the reason
     "dbapp-corrections-dead-letter": "dbapp",
     "dispatcher-dataset-versions-dead-letter": "dispatcher",  # an event that is not a dataset version
@@ -101,7 +112,10 @@ def test_grants_name_existing_accounts_buckets_topics_and_subscriptions():
 def test_project_level_grants_are_only_the_named_exceptions():
     found = set()
     for name, body in tf.resources("google_project_iam_member").items():
-        account = re.search(r"google_service_account\.(\w+)", body["member"]).group(1)
+        ours = re.search(r"google_service_account\.(\w+)", body["member"])
+        if ours is None:
+            assert body["member"] == GOOGLE_AGENTS.get(name), f"{name}: grant to an unknown member {body['member']}"
+        account = ours.group(1) if ours else name
         if name == "workload":
             assert body["role"] == "${google_project_iam_custom_role.this[each.value.role].id}"
             found |= {(f"workload/{g['ksa']}", g["role"]) for g in tf.local("project_grants")}

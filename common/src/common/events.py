@@ -22,7 +22,14 @@ TOPIC_PREDICTIONS = "predictions"
 TOPIC_CORRECTIONS = "corrections"
 TOPIC_DATASET_VERSIONS = "dataset-versions"
 TOPIC_MODEL_PROMOTIONS = "model-promotions"
-ALL_TOPICS = (TOPIC_PREDICTIONS, TOPIC_CORRECTIONS, TOPIC_DATASET_VERSIONS, TOPIC_MODEL_PROMOTIONS)
+TOPIC_REGION_EVENTS = "region-events"  # the failover controller's decisions (no platform subscriber: an audit trail)
+ALL_TOPICS = (
+    TOPIC_PREDICTIONS,
+    TOPIC_CORRECTIONS,
+    TOPIC_DATASET_VERSIONS,
+    TOPIC_MODEL_PROMOTIONS,
+    TOPIC_REGION_EVENTS,
+)
 
 # Durable subscriptions owned by the platform (mlapp's per-replica subscriptions are created at runtime): dbapp's
 # consumer stores predictions and corrections; the retraining dispatcher starts training on each dataset version.
@@ -47,6 +54,7 @@ EVENT_TYPES = {
     "correction.submitted": TOPIC_CORRECTIONS,
     "dataset.version.committed": TOPIC_DATASET_VERSIONS,
     "model.promoted": TOPIC_MODEL_PROMOTIONS,
+    "traffic.shifted": TOPIC_REGION_EVENTS,
 }
 SCHEMA_VERSION = 1
 

@@ -21,9 +21,9 @@ from common.consumer_loop import pull_until_stopped, retry_until_stopped
 from common.events import DISPATCHER_SUBSCRIPTION, TOPIC_DATASET_VERSIONS
 from common.jsonlog import configure_logging
 from common.settings import ConfigError
+from common.small_http import serve
 from dispatcher.config import DispatcherConfig, Mode
 from dispatcher.dispatch import Dispatcher
-from dispatcher.health import serve
 from dispatcher.kubernetes_jobs import KubernetesLauncher
 from dispatcher.local_trainers import LocalLauncher
 from dispatcher.outcome import Launcher

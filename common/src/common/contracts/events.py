@@ -17,7 +17,9 @@ class Envelope(Payload):
     """`{"event_id", "type", "schema_version", "occurred_at", "data"}`: consumers upsert by `event_id`."""
 
     event_id: UUID
-    type: Literal["prediction.made", "correction.submitted", "dataset.version.committed", "model.promoted"]
+    type: Literal[
+        "prediction.made", "correction.submitted", "dataset.version.committed", "model.promoted", "traffic.shifted"
+    ]
     schema_version: Literal[1]
     occurred_at: datetime
     data: dict[str, Any]
@@ -47,9 +49,30 @@ class ModelPromoted(Payload):
     previous_version: int | None = None
 
 
+REGION_NAME = r"^[a-z][a-z0-9-]{0,39}$"
+RegionHealth = Literal["healthy", "degraded", "unhealthy"]
+
+
+class TrafficShifted(Payload):
+    """The failover controller changed how traffic is split between the regions (topic `region-events`).
+
+    `drain`: a degraded region's weight was lowered (`source_region`); `restore`: it went back after enough
+    healthy checks; `failover`: the active region became unhealthy and `target_region` took its traffic;
+    `failback`: the primary, healthy again for long enough, took its traffic back from `source_region`."""
+
+    action: Literal["drain", "restore", "failover", "failback"]
+    source_region: str = Field(pattern=REGION_NAME)
+    target_region: str | None = Field(default=None, pattern=REGION_NAME)
+    weights: dict[str, int] = Field(description="Weight per region after the change (0-256, HAProxy's scale)")
+    previous_weights: dict[str, int]
+    health: dict[str, RegionHealth] = Field(description="Each region's score at the check that decided")
+    reason: str = Field(min_length=1, max_length=500)
+
+
 EVENT_DATA: dict[str, type[Payload]] = {
     "prediction.made": PredictionMade,
     "correction.submitted": CorrectionSubmitted,
     "dataset.version.committed": DatasetVersionCommitted,
     "model.promoted": ModelPromoted,
+    "traffic.shifted": TrafficShifted,
 }

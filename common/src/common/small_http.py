@@ -1,5 +1,6 @@
-"""`/healthz` (the process answers), `/readyz` (it is pulling its subscription) and `/metrics`, on one small
-threaded HTTP server: the dispatcher has no other HTTP surface, so it needs no web framework."""
+"""`/healthz` (the process answers), `/readyz` (the caller's `ready()` says) and `/metrics` (the default
+prometheus_client registry), on one small threaded HTTP server: for the long-running workers with no other HTTP
+surface (the retraining dispatcher, the failover controller), which need no web framework for three paths."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The failover controller: probes each region, scores it, and moves traffic between regions."""
