@@ -111,7 +111,11 @@ def load_plan(repo: Path = REPO) -> RegionPlan:
 
 
 def overlay(plan: RegionPlan, region: Region) -> str:
-    role = "primary: the config cluster, and k8s_ml runs here too" if region.primary else "secondary"
+    role = (
+        "primary: the config cluster, with the failover controller, and k8s_ml runs here too"
+        if region.primary
+        else "secondary"
+    )
     return (
         HEADER
         + f"# Region {region.name} (GCP region {region.region}, {role}): the prod overlay plus the region component\n"
@@ -121,8 +125,10 @@ def overlay(plan: RegionPlan, region: Region) -> str:
         "resources:\n"
         "  - ../../prod\n"
         "components:\n"
-        "  - ../../../components/region\n"
-        "configMapGenerator:\n"
+        # the config cluster runs the failover controller (before the region component, which labels every object)
+        + ("  - ../../../components/failover-controller\n" if region.primary else "")
+        + "  - ../../../components/region\n"
+        + "configMapGenerator:\n"
         "  - name: region\n"
         "    literals:\n"
         f"      - NAME={region.name}\n"

@@ -24,6 +24,7 @@ DEPLOYABLES = {
     "models": "trainer",
     "mlflow": "mlflow-server",
     "failover": "failover-controller",
+    "dispatcher": "dispatcher",
 }
 # workspace members that are not deployed on their own: the shared library, the laptop launcher, the benchmark
 NOT_DEPLOYED = {"common", "local_platform", "bench", "chaos"}

@@ -34,14 +34,12 @@ OVERLAYS += REGION_OVERLAYS
 # The dev overlay with the optional in-cluster MongoDB component (rendered from a temporary kustomization).
 MONGODB_TARGET = "k8s_web/overlays/dev+components/mongodb"
 OVERLAYS.append(MONGODB_TARGET)
-# The config cluster's region overlay (the primary's) with the failover controller component, as it is deployed.
+# The config cluster's region overlay (the primary's): it carries the failover controller component.
 PRIMARY_REGION = next(r["name"] for r in json.loads(REGIONS_FILE.read_text())["regions"] if r["primary"])
-FAILOVER_TARGET = f"k8s_web/overlays/regions/{PRIMARY_REGION}+components/failover-controller"
-OVERLAYS.append(FAILOVER_TARGET)
+FAILOVER_TARGET = f"k8s_web/overlays/regions/{PRIMARY_REGION}"
 # Overlays with an added component (rendered from a temporary kustomization): target -> (overlay, component).
 WITH_COMPONENT = {
     MONGODB_TARGET: ("overlays/dev", "mongodb"),
-    FAILOVER_TARGET: (f"overlays/regions/{PRIMARY_REGION}", "failover-controller"),
 }
 TARGETS = BASES + OVERLAYS
 # The web and ml renders that are deployed together (cross-namespace references resolve between them).

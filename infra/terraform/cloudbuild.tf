@@ -30,6 +30,7 @@ locals {
         "webapp/**",
         "mlapp/**",
         "dbapp/**",
+        "failover/**",
         "k8s_web/**",
         "cloudbuild_2.yaml",
         "uv.lock",

@@ -87,7 +87,7 @@ def test_terraform():
 
 # prod, and every region's overlay (prod plus the region component) held to the same checks, and the config
 # cluster's overlay with the failover controller
-PROD_LIKE = [f"{tree}/overlays/prod" for tree in sorted(k8s.TREES)] + k8s.REGION_OVERLAYS + [k8s.FAILOVER_TARGET]
+PROD_LIKE = [f"{tree}/overlays/prod" for tree in sorted(k8s.TREES)] + k8s.REGION_OVERLAYS
 
 
 @pytest.mark.parametrize("target", PROD_LIKE)

@@ -167,6 +167,7 @@ ROUTES = [
     ("webapp/src/webapp/app.py", {"web"}),
     ("mlapp/Dockerfile", {"web"}),
     ("dbapp/src/dbapp/consumer.py", {"web"}),
+    ("failover/src/failover/decisions.py", {"web"}),
     ("k8s_web/overlays/prod/kustomization.yaml", {"web"}),
     ("cloudbuild_2.yaml", {"web"}),
     ("models/gradient_boosting/family.py", {"ml"}),

@@ -53,7 +53,9 @@ def test_each_overlay_is_prod_plus_the_region_component_with_the_regions_values(
     files = script.render(plan)
     for r in plan.regions:
         text = files[script.REGION_OVERLAYS / r.name / "kustomization.yaml"]
-        assert "resources:\n  - ../../prod\n" in text and "components:\n  - ../../../components/region\n" in text
+        controller = "  - ../../../components/failover-controller\n" if r.primary else ""
+        assert "resources:\n  - ../../prod\n" in text
+        assert f"components:\n{controller}  - ../../../components/region\n" in text, "the controller: primary only"
         assert f"      - NAME={r.name}\n" in text and f"      - HOST={r.name}.{plan.web_domain}\n" in text
         assert text.startswith(script.HEADER)
     routes = files[script.ROUTES_FILE]
