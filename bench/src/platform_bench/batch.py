@@ -1,5 +1,5 @@
-"""Rows/s through mlapp's POST /predict/batch, beside MLServer on the same batches (Open Inference Protocol)
-and beside the floor of the same work without HTTP.
+"""Rows/s through mlapp's POST /predict/batch, beside MLServer (Open Inference Protocol) and BentoML on the same
+batches, and beside the floor of the same work without HTTP.
 
 Over HTTP: distinct batches of `batch_records` records each, `CONNECTIONS_PER_WORKER` requests in flight per
 gunicorn worker (one computing while the next is read and parsed; more would only queue). In process, the
@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from common import registry
 from local_platform.processes import free_port
-from platform_bench import loadtest, mlserver_peer, servers, synthetic, wrk
+from platform_bench import bentoml_peer, loadtest, mlserver_peer, servers, synthetic, wrk
 from platform_bench.context import BenchContext
 from platform_bench.report import Row
 from platform_bench.training import ensure_champion
@@ -75,17 +75,33 @@ def _http_row(name: str, measured: loadtest.Measured, size: int, target: str = "
     return Row(SECTION, name, summary, values, target, met)
 
 
-def _check_same_prices(mlapp_url: str, mlserver_url: str, batch: list[dict[str, Any]]) -> None:
-    """Both price one batch alike (relative 1e-6), so the rates compare the same work."""
-    answers = []
-    for url, body in ((mlapp_url, batch_body(batch)), (mlserver_url, mlserver_peer.oip_body(batch))):
-        answer = requests.post(url, data=body, headers={"Content-Type": wrk.JSON_TYPE}, timeout=60)
-        if answer.status_code != 200:
-            raise RuntimeError(f"{url} answered {answer.status_code}: {answer.text[:500]}")
-        answers.append(answer.json())
-    mine, theirs = answers[0]["results"], answers[1]["outputs"][0]["data"]
-    if len(mine) != len(theirs) or not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(mine, theirs, strict=True)):
-        raise RuntimeError("mlapp and mlserver price the same batch differently: not the same model")
+def _post(url: str, body: str) -> Any:
+    answer = requests.post(url, data=body, headers={"Content-Type": wrk.JSON_TYPE}, timeout=60)
+    if answer.status_code != 200:
+        raise RuntimeError(f"{url} answered {answer.status_code}: {answer.text[:500]}")
+    return answer.json()
+
+
+def _check_same_prices(
+    mlapp_url: str, peers: dict[str, tuple[str, str, Callable[[Any], list[float]]]], batch: list[dict[str, Any]]
+) -> None:
+    """mlapp and every peer (name -> (url, body, prices from its answer)) price one batch alike (relative
+    1e-6), so the rates compare the same work."""
+    mine = _post(mlapp_url, batch_body(batch))["results"]
+    for name, (url, body, prices_of) in peers.items():
+        theirs = prices_of(_post(url, body))
+        same = len(mine) == len(theirs) and all(
+            math.isclose(a, b, rel_tol=1e-6) for a, b in zip(mine, theirs, strict=True)
+        )
+        if not same:
+            raise RuntimeError(f"mlapp and {name} price the same batch differently: not the same model")
+
+
+def _versus(name: str, mine: loadtest.Measured, theirs: loadtest.Measured, connections: int, goal: float | None) -> Row:
+    """mlapp's rate over a peer's; `goal` is the issue's target for that peer (None: it sets none)."""
+    ratio = mine.requests_per_second / theirs.requests_per_second if theirs.requests_per_second > 0 else math.inf
+    target, met = ("", None) if goal is None else (f">= {goal:g} x", ratio >= goal)
+    return Row(SECTION, f"mlapp / {name} c={connections}", f"{ratio:.1f} x", {"ratio": ratio}, target, met)
 
 
 def run(ctx: BenchContext) -> list[Row]:
@@ -97,24 +113,29 @@ def run(ctx: BenchContext) -> list[Row]:
     oip_bodies = wrk.write_bodies(ctx.work_dir / SECTION / "oip.jsonl", map(mlserver_peer.oip_body, batches))
     connections = CONNECTIONS_PER_WORKER * ctx.config.workers
     seldon = mlserver_peer.mlserver(ctx, champion, free_port())
-    with servers.running(seldon):
-        _check_same_prices(servers.mlapp(ctx).url("/predict/batch"), seldon.url(mlserver_peer.infer_path()), batches[0])
+    bento = bentoml_peer.bentoml_server(ctx, champion, free_port())
+    with servers.running(seldon, bento):
+        mlapp_url = servers.mlapp(ctx).url("/predict/batch")
+        seldon_url, bento_url = seldon.url(mlserver_peer.infer_path()), bento.url(bentoml_peer.PREDICT_PATH)
+        peers = {
+            "mlserver": (seldon_url, mlserver_peer.oip_body(batches[0]), lambda a: a["outputs"][0]["data"]),
+            "bentoml": (bento_url, bentoml_peer.body(batches[0]), lambda a: a),
+        }
+        _check_same_prices(mlapp_url, peers, batches[0])
         targets = [
-            loadtest.Target("mlapp /predict/batch", servers.mlapp(ctx).url("/predict/batch"), bodies),
-            loadtest.Target("mlserver /infer", seldon.url(mlserver_peer.infer_path()), oip_bodies),
+            loadtest.Target("mlapp /predict/batch", mlapp_url, bodies),
+            loadtest.Target("mlserver /infer", seldon_url, oip_bodies),
+            loadtest.Target("bentoml /predict", bento_url, bodies),  # the same body as mlapp's
         ]
         results = loadtest.measure(ctx, targets, [connections])
-    mine, theirs = (results[(t.name, connections)] for t in targets)
+    mine, seldon_measured, bento_measured = (results[(t.name, connections)] for t in targets)
     met = mine.requests_per_second * size >= TARGET_ROWS_PER_SECOND and mine.errors == 0
     target = f">= {TARGET_ROWS_PER_SECOND:,} rows/s, 0 errors"
-    ratio = mine.requests_per_second / theirs.requests_per_second if theirs.requests_per_second > 0 else math.inf
-    versus = Row(
-        SECTION, f"mlapp / mlserver c={connections}", f"{ratio:.1f} x", {"ratio": ratio},
-        f">= {TARGET_MLSERVER_RATIO:g} x", ratio >= TARGET_MLSERVER_RATIO,
-    )  # fmt: skip
     return [
         _http_row(f"mlapp HTTP c={connections}", mine, size, target, met),
-        _http_row(f"mlserver HTTP c={connections}", theirs, size),
-        versus,
+        _http_row(f"mlserver HTTP c={connections}", seldon_measured, size),
+        _http_row(f"bentoml HTTP c={connections}", bento_measured, size),
+        _versus("mlserver", mine, seldon_measured, connections, TARGET_MLSERVER_RATIO),
+        _versus("bentoml", mine, bento_measured, connections, None),
         _in_process(ctx, champion, batches),
     ]

@@ -1,23 +1,19 @@
 """Seldon's MLServer, what KServe runs for MLflow models, serving the same model version as mlapp through the
 Open Inference Protocol: a peer in the serving and batch sections.
 
-It runs from its own virtual environment (`work_dir/mlserver-venv`, made with uv: MLServer pins its own
-FastAPI, uvicorn and MLflow), with this workspace's `common` installed for the model's feature transformer, and
-the exact scikit-learn, skops, numpy and pandas versions the model was logged with. Its best setting here,
-found by hand: `parallel_workers` = the bench's worker count with `OMP_NUM_THREADS=1` (two workers on two cores
-collapse to seconds per request without it). Facts it needs: uvloop 0.23 kills its parallel workers at start
-("There is no current event loop", an open upstream bug), 0.21 works; it binds 8080-8082 unless told otherwise;
-its MLflow runtime enforces the logged signature, so integer columns go as INT64; with parallel workers it does
-not stop on SIGTERM within 30 s, so it gets a short grace before SIGKILL.
+It runs from its own virtual environment (`work_dir/mlserver-venv`, `peer_env`: MLServer pins its own FastAPI,
+uvicorn and MLflow). Its best setting here, found by hand: `parallel_workers` = the bench's worker count with
+`OMP_NUM_THREADS=1` (two workers on two cores collapse to seconds per request without it). Facts it needs:
+uvloop 0.23 kills its parallel workers at start ("There is no current event loop", an open upstream bug), 0.21
+works; it binds 8080-8082 unless told otherwise; its MLflow runtime enforces the logged signature, so integer
+columns go as INT64; with parallel workers it does not stop on SIGTERM within 30 s, so it gets a short grace
+before SIGKILL.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,12 +23,10 @@ import requests
 from common import registry
 from common.schema import INPUT_FIELDS
 from local_platform.processes import Child, free_port
+from platform_bench import peer_env
 from platform_bench.context import BenchContext
 from platform_bench.servers import Server
 
-log = logging.getLogger("bench")
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
 MLSERVER_REQUIREMENTS = ("mlserver==1.7.1", "mlserver-mlflow==1.7.1", "uvloop==0.21.0")
 MODEL = "house-price"
 STOP_GRACE_SECONDS = 5.0
@@ -50,33 +44,6 @@ def oip_body(records: list[dict[str, Any]]) -> str:
 
 def first_price(answer: dict[str, Any]) -> float:
     return float(answer["outputs"][0]["data"][0])
-
-
-def _model_pins() -> list[str]:
-    import numpy
-    import pandas
-    import sklearn
-    import skops
-
-    versions = {"scikit-learn": sklearn, "skops": skops, "numpy": numpy, "pandas": pandas}
-    return [f"{name}=={module.__version__}" for name, module in versions.items()]
-
-
-def ensure_venv(ctx: BenchContext) -> Path:
-    """The MLServer environment (uv's cache makes a rebuild take seconds); returns its `mlserver` command."""
-    venv = ctx.work_dir / "mlserver-venv"
-    command = venv / "bin" / "mlserver"
-    if command.exists():
-        return command
-    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
-    if uv is None:
-        raise RuntimeError("uv is not on PATH: `make install` installs it, and the MLServer peer needs it")
-    log.info("installing MLServer into its own environment", extra={"venv": str(venv)})
-    env_python = venv / "bin" / "python"
-    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    packages = [*MLSERVER_REQUIREMENTS, *_model_pins(), str(REPO_ROOT / "common")]
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(env_python), *packages], check=True)
-    return command
 
 
 def _model_folder(ctx: BenchContext, champion: dict[str, Any]) -> Path:
@@ -97,7 +64,7 @@ def _model_folder(ctx: BenchContext, champion: dict[str, Any]) -> Path:
 
 def mlserver(ctx: BenchContext, champion: dict[str, Any], port: int) -> Server:
     """MLServer on `port` (its gRPC and metrics ports on free ones), not yet started."""
-    command = ensure_venv(ctx)
+    command = peer_env.ensure_venv(ctx, "mlserver-venv", MLSERVER_REQUIREMENTS, "mlserver")
     folder = _model_folder(ctx, champion)
     settings = {
         "http_port": port,
