@@ -1,5 +1,6 @@
 """infra/terraform against what it must serve: the Workload Identity annotations, ConfigMaps and secretKeyRefs of the
-rendered overlays, the topics and subscriptions of the code, the Cloud Build trigger files, one region.
+rendered overlays, the topics and subscriptions of the code, the Cloud Build trigger files, the regions stated once
+(the multi-region layout itself: test_terraform_regions.py).
 
 Parsed with python-hcl2 (tests/terraform_support.py); the overlays are rendered with `kubectl kustomize`
 (tests/k8s_support.py). IAM is in test_terraform_iam.py, Pub/Sub in test_terraform_pubsub.py.
@@ -7,6 +8,7 @@ Parsed with python-hcl2 (tests/terraform_support.py); the overlays are rendered 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -18,12 +20,14 @@ from common.events import ALL_TOPICS, SUBSCRIPTIONS
 from tests import k8s_support as k8s
 from tests import terraform_support as tf
 
-FILES = ["versions.tf", "variables.tf", "apis.tf", "network.tf", "gke.tf", "artifact_registry.tf", "cloudsql.tf"]
-FILES += ["buckets.tf", "pubsub.tf", "iam.tf", "secrets.tf", "cloudbuild.tf", "outputs.tf"]
+FILES = ["versions.tf", "variables.tf", "regions.tf", "apis.tf", "network.tf", "gke.tf", "fleet.tf"]
+FILES += ["artifact_registry.tf", "cloudsql.tf", "buckets.tf", "pubsub.tf", "iam.tf", "secrets.tf", "cloudbuild.tf"]
+FILES += ["outputs.tf"]
 REGION_LITERAL = re.compile(
     r"\b(?:africa|asia|australia|europe|me|northamerica|southamerica|us)-[a-z]+\d+(?:-[a-z])?\b"
 )
 DEPLOY_DOC = tf.REPO / "docs" / "deploy.md"
+REGIONS_FILE = "regions.auto.tfvars.json"
 
 
 def rendered(targets=k8s.OVERLAYS) -> list[dict]:
@@ -34,34 +38,39 @@ def test_every_file_parses_and_the_layout_is_the_documented_one():
     assert tf.tf_files() == sorted(FILES)
     for name in FILES:
         assert tf.parse_file(name), f"{name} is empty"
-    for other in ("terraform.tfvars.example", "README.md", ".gitignore"):
+    for other in ("terraform.tfvars.example", "README.md", ".gitignore", REGIONS_FILE):
         assert (tf.TF_DIR / other).is_file(), other
     assert "terraform.tfvars" in (tf.TF_DIR / ".gitignore").read_text().split()
 
 
-def test_one_region_variable_with_one_default_used_everywhere():
-    default = tf.config()["variable"]["region"]["default"]
-    assert REGION_LITERAL.fullmatch(default), default
-    literals = [
-        (path.name, m.group())
+def test_the_regions_are_stated_once_and_every_regional_resource_uses_them():
+    regions = json.loads((tf.TF_DIR / REGIONS_FILE).read_text())["regions"]
+    (home,) = [r["region"] for r in regions if r["primary"]]
+    assert REGION_LITERAL.fullmatch(home), home
+    assert "region" not in tf.config()["variable"], "the home region is the primary's (regions.tf), not a variable"
+    literals = {
+        path.name
         for path in sorted(tf.TF_DIR.iterdir())
-        if path.is_file()
-        for m in REGION_LITERAL.finditer(path.read_text())
-    ]
-    assert literals == [("variables.tf", default)], f"region literals besides the variable's default: {literals}"
-    allowed = {"${var.region}", "${upper(var.region)}", "global"}
-    allowed |= {"${google_container_cluster.this.location}", "${google_artifact_registry_repository.images.location}"}
+        if path.is_file() and path.name != REGIONS_FILE and REGION_LITERAL.search(path.read_text())
+    }
+    assert not literals, f"region literals outside {REGIONS_FILE}: {sorted(literals)}"
+    allowed = {"${local.home_region}", "${each.value.region}", "global", "${local.bucket_location}"}
+    allowed |= {"${google_artifact_registry_repository.images.location}"}
     for (rtype, name), body in tf.config()["resource"].items():
         for key in ("region", "location"):
             if key in body:
-                assert body[key] in allowed, f"{rtype}.{name}.{key} = {body[key]!r}: use var.region"
-    # the pipelines, the trigger substitutions and the guide default to the same region
+                assert body[key] in allowed, f"{rtype}.{name}.{key} = {body[key]!r}: use regions.tf's locals"
+    assert tf.local("home_region") == "${local.primary.region}"
+    assert tf.resource("google_artifact_registry_repository", "images")["location"] == "${local.home_region}"
+    # the pipelines, the trigger substitutions and the guide default to the home region and its cluster
     for pipeline in ("cloudbuild_1.yaml", "cloudbuild_2.yaml"):
         subs = yaml.safe_load((tf.REPO / pipeline).read_text())["substitutions"]
-        assert subs["_REGION"] == subs["_GKE_LOCATION"] == default, pipeline
-    assert re.search(rf"^export REGION={default}\b", DEPLOY_DOC.read_text(), re.M), "docs/deploy.md's REGION"
+        assert subs["_REGION"] == subs["_GKE_LOCATION"] == home, pipeline
+    assert re.search(rf"^export REGION={home}\b", DEPLOY_DOC.read_text(), re.M), "docs/deploy.md's REGION"
     subs = tf.resource("google_cloudbuild_trigger", "pipelines")["substitutions"]
-    assert subs["_REGION"] == "${var.region}"
+    assert subs["_REGION"] == "${local.home_region}"
+    assert subs["_GKE_CLUSTER"] == "${google_container_cluster.this[local.primary.name].name}"
+    assert subs["_GKE_LOCATION"] == "${google_container_cluster.this[local.primary.name].location}"
 
 
 def test_every_ksa_annotation_names_a_terraform_account_bound_to_that_ksa():
@@ -211,7 +220,10 @@ def test_every_secret_the_manifests_read_is_in_secret_manager_and_created_by_the
     secret = tf.resource("google_secret_manager_secret", "this")
     assert secret["for_each"] == "${toset(local.secret_ids)}" and secret["secret_id"] == "${each.key}"
     assert "values(local.k8s_secrets)" in tf.local("secret_ids")
-    assert tf.block(tf.block(secret, "replication"), "user_managed")["replicas"][0]["location"] == "${var.region}"
+    # a replica of every secret in every serving region
+    (dynamic,) = tf.block(tf.block(secret, "replication"), "user_managed")["dynamic"]
+    assert dynamic["replicas"]["for_each"] == "${var.regions}"
+    assert dynamic["replicas"]["content"] == [{"location": "${replicas.value.region}"}]
     generated = set(tf.local("generated_secret_ids"))
     doc = DEPLOY_DOC.read_text().replace("\\\n", " ")
     assert re.search(r'sm\(\) \{ gcloud secrets versions access latest --secret="\$1"', doc), "the guide's sm()"
@@ -254,7 +266,7 @@ def test_cloud_sql_is_private_backed_up_and_protected():
     backups = tf.block(settings, "backup_configuration")
     assert backups["enabled"] is True and backups["point_in_time_recovery_enabled"] is True
     assert sql["deletion_protection"] is True and settings["deletion_protection_enabled"] is True
-    assert sql["region"] == "${var.region}" and "google_service_networking_connection" in str(sql["depends_on"])
+    assert sql["region"] == "${local.home_region}" and "google_service_networking_connection" in str(sql["depends_on"])
     assert tf.resource("google_sql_database", "mlflow")["name"] == "mlflow"
     user = tf.resource("google_sql_user", "mlflow")
     assert user["name"] == "mlflow" and user["password"] == "${random_password.mlflow_db.result}"
