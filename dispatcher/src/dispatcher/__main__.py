@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+from http.server import ThreadingHTTPServer
 from types import FrameType
 
 from common import bus
@@ -43,6 +44,14 @@ def ensure_subscription(project: str) -> None:
     bus.ensure_subscription(project, DISPATCHER_SUBSCRIPTION, TOPIC_DATASET_VERSIONS)
 
 
+def close_when_stopped(server: ThreadingHTTPServer, stop: threading.Event) -> None:
+    """Free the port as soon as a stop is asked for: the pull loop may still drain for a while, and whoever stops
+    us (`make up`, a kubelet) reads a closed port as "stopped"."""
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+
+
 def main() -> int:
     try:
         config = DispatcherConfig.from_env(os.environ)
@@ -61,6 +70,7 @@ def main() -> int:
     project = config.settings.gcp_project
     pulling = threading.Event()
     server = serve(config.host, config.port, ready=pulling.is_set)
+    threading.Thread(target=close_when_stopped, args=(server, stop), name="health-closer", daemon=True).start()
     launcher = make_launcher(config)
     log.info(
         "dispatcher starting",
@@ -74,8 +84,8 @@ def main() -> int:
             )
     finally:
         pulling.clear()
+        stop.set()
         launcher.close()
-        server.shutdown()
     log.info("dispatcher stopped")
     return 0
 
