@@ -6,15 +6,21 @@ Without a reachable tracking server, BentoML 1.4.40 reports `UnboundLocalError: 
 MLflow's own error (its `finally` clause uses the download's result).
 """
 
+import json
+import logging
 import sys
 
 import bentoml
 
+log = logging.getLogger("bentoml-import")
+
 
 def main(model_uri: str, tag: str) -> None:
     model = bentoml.mlflow.import_model(tag, model_uri)
-    print(f"imported {model_uri} as {model.tag}")
+    log.info(json.dumps({"message": "model imported", "model_uri": model_uri, "tag": str(model.tag)}))
 
 
 if __name__ == "__main__":
+    # This environment has only BentoML, not the project's `common`: one JSON line per record, by hand.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     main(sys.argv[1], sys.argv[2])

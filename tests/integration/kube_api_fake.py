@@ -41,6 +41,21 @@ DISCOVERY: dict[str, Any] = {
 }
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A stand-in API server's request handler: JSON answers, no access log."""
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @dataclass
 class FakeApi:
     namespace: str
@@ -56,7 +71,7 @@ def fake_api(namespace: str, cronjobs: dict[str, dict[str, Any]]) -> Iterator[Fa
     state = FakeApi(namespace, cronjobs)
     prefix = f"/apis/batch/v1/namespaces/{namespace}"
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             path = self._seen()
             if state.fail_with:
@@ -84,17 +99,6 @@ def fake_api(namespace: str, cronjobs: dict[str, dict[str, Any]]) -> Iterator[Fa
         def _seen(self) -> str:
             state.tokens.append(self.headers.get("Authorization", ""))
             return self.path.split("?", 1)[0]
-
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"

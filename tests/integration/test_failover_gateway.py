@@ -11,7 +11,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from failover.config import GatewayTarget
 from failover.drivers.base import DriverError
 from failover.drivers.gateway import GatewayDriver, route_weights, weight_patch
 from tests import k8s_support as k8s
+from tests.integration.kube_api_fake import JsonHandler
 
 pytestmark = pytest.mark.integration
 PATH = "/apis/gateway.networking.k8s.io/v1/namespaces/web/httproutes/webapp"
@@ -84,7 +85,7 @@ class FakeApi:
 def api() -> Iterator[FakeApi]:
     state = FakeApi(route())
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self._refused():
                 return
@@ -115,17 +116,6 @@ def api() -> Iterator[FakeApi]:
                 self._answer(state.fail_with, {"kind": "Status", "code": state.fail_with})
                 return True
             return False
-
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 from collections.abc import Mapping
-from types import FrameType
 
 from prometheus_client import multiprocess
 
@@ -32,6 +30,7 @@ from common.events import DBAPP_SUBSCRIPTIONS, Event
 from common.jsonlog import configure_logging
 from common.metrics import multiprocess_dir
 from common.settings import ConfigError
+from common.shutdown import stop_on_signals
 from dbapp.config import DbappConfig
 from dbapp.documents import DocumentInvalid, Kind, normalise
 from dbapp.heartbeat import Heartbeat
@@ -140,14 +139,7 @@ def main() -> int:
         return 2
     settings = config.settings
     configure_logging("dbapp-consumer")
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals(log)
 
     store = open_store(settings, mongo_settle_seconds=config.mongo_settle_seconds)
     log.info(

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 from http.server import ThreadingHTTPServer
-from types import FrameType
 
 from common import bus
 from common.consumer_loop import pull_until_stopped, retry_until_stopped
 from common.events import DISPATCHER_SUBSCRIPTION, TOPIC_DATASET_VERSIONS
 from common.jsonlog import configure_logging
 from common.settings import ConfigError
+from common.shutdown import stop_on_signals
 from common.small_http import serve
 from dispatcher.config import DispatcherConfig, Mode
 from dispatcher.dispatch import Dispatcher
@@ -59,14 +58,7 @@ def main() -> int:
         configure_logging("dispatcher").error("configuration error: %s", exc)
         return 2
     configure_logging("dispatcher")
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals(log)
     project = config.settings.gcp_project
     pulling = threading.Event()
     server = serve(config.host, config.port, ready=pulling.is_set)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
 
 from common.bus import Publisher
 from common.events import Event
 from common.jsonlog import configure_logging
 from common.settings import ConfigError
+from common.shutdown import stop_on_signals
 from common.small_http import serve
 from failover.config import DriverKind, FailoverConfig
 from failover.controller import Controller, RateReader
@@ -108,14 +107,7 @@ def main() -> int:
         configure_logging("failover-controller").error("configuration error: %s", exc)
         return 2
     configure_logging("failover-controller")
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals(log)
     run(config, stop)
     log.info("failover controller stopped")
     return 0

@@ -8,14 +8,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 
 import requests
 
 from common.jsonlog import configure_logging, is_terminal
 from common.settings import ConfigError, Settings
+from common.shutdown import stop_on_signals
 from local_platform import components, monitoring
 from local_platform.config import LauncherConfig
 from local_platform.container_stack import ContainerStack
@@ -53,14 +52,7 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
         log.error(f"cannot run the platform from its images: {exc}")
         return 1
     stack.check_ports_free()
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info(f"received {signal.Signals(signum).name}, stopping every component")
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stopping = stop_on_signals(log, "stopping every component")
     os.environ.update(stack.env())
     settings = Settings.from_env("platform")
     try:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
 
 from common.settings import Settings
+from common.shutdown import stop_on_signals
 from local_platform import components
 from local_platform.config import RegionsConfig
 from local_platform.haproxy import STANDBY_WEIGHT, haproxy, haproxy_config
@@ -152,14 +152,7 @@ class Regions:
 def up_regions(log_dir: Path | None = None) -> int:
     regions = Regions(RegionsConfig.from_env(os.environ), log_dir)
     regions.check_ports_free()
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info(f"received {signal.Signals(signum).name}, stopping every component")
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stopping = stop_on_signals(log, "stopping every component")
     os.environ.update(regions.shared.env())
     settings = Settings.from_env("platform")
     try:
