@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dispatcher.config import KubernetesTarget
+from common.kubernetes_api import KubernetesTarget
 from dispatcher.kubernetes_jobs import DATASET_VERSION_LABEL, KubernetesLauncher, cronjob_name, job_name
 from dispatcher.outcome import DispatchFailed, Outcome
 from tests import k8s_support as k8s

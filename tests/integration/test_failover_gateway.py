@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from common.kubernetes_api import KubernetesTarget
 from failover.config import GatewayTarget
 from failover.drivers.base import DriverError
 from failover.drivers.gateway import GatewayDriver, route_weights, weight_patch
@@ -128,8 +129,8 @@ def api() -> Iterator[FakeApi]:
 def driver(api: FakeApi, account: Path, token: str = "token-1") -> GatewayDriver:
     account.mkdir(exist_ok=True)
     (account / "token").write_text(token)
-    target = GatewayTarget(api.url, "web", "webapp", BACKENDS, account / "token", account / "ca.crt")
-    return GatewayDriver(target)
+    kubernetes = KubernetesTarget(api.url, "web", account / "token", account / "ca.crt")
+    return GatewayDriver(GatewayTarget(kubernetes, "webapp", BACKENDS))
 
 
 def test_reads_and_sets_each_regions_weight_with_one_guarded_patch(api: FakeApi, tmp_path: Path) -> None:
@@ -198,6 +199,6 @@ def test_a_route_without_a_regions_backend_and_api_faults_are_driver_errors(api:
     api.route["spec"]["rules"] = []
     with pytest.raises(DriverError, match="no backendRef"):
         gke.current_weights()
-    unreachable = GatewayTarget("http://127.0.0.1:9", "web", "webapp", BACKENDS, tmp_path / "sa" / "token", tmp_path)
+    unreachable = KubernetesTarget("http://127.0.0.1:9", "web", tmp_path / "sa" / "token", tmp_path)
     with pytest.raises(DriverError, match="Kubernetes API"):
-        GatewayDriver(unreachable, timeout=1).current_weights()
+        GatewayDriver(GatewayTarget(unreachable, "webapp", BACKENDS), timeout=1).current_weights()

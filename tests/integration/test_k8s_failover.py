@@ -71,6 +71,6 @@ def test_its_configuration_names_every_region_and_the_routes_backends(tmp_path):
         o for o in k8s.render(k8s.GATEWAY_OVERLAY) if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "webapp"
     ]
     assert config.gateway is not None and config.gateway.route == "webapp"
-    assert route["metadata"]["namespace"] == config.gateway.namespace == "web"
+    assert route["metadata"]["namespace"] == config.gateway.kubernetes.namespace == "web"
     names = {ref["name"] for rule in route["spec"]["rules"] for ref in rule["backendRefs"]}
     assert set(config.gateway.backends.values()) == names

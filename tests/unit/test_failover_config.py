@@ -81,9 +81,9 @@ def test_the_gateway_driver_reads_the_kubernetes_api_and_names_each_regions_back
         POD_NAMESPACE="web",
     )
     assert c.gateway is not None and c.haproxy is None
-    assert c.gateway.api_url == "https://10.0.0.1:443" and c.gateway.route == "webapp"
+    assert c.gateway.kubernetes.api_url == "https://10.0.0.1:443" and c.gateway.route == "webapp"
     assert c.gateway.backends == {"region-a": "webapp-region-a", "region-b": "webapp-region-b"}
-    assert c.gateway.token_path == tmp_path / "token"
+    assert c.gateway.kubernetes.token_path == tmp_path / "token" and c.gateway.kubernetes.namespace == "web"
     named = config(FAILOVER_DRIVER="gateway", KUBERNETES_API_URL="http://k", FAILOVER_GATEWAY_BACKEND="web-{region}")
     assert named.gateway is not None and named.gateway.backends["region-b"] == "web-region-b"
     assert config(FAILOVER_DRIVER="none").haproxy is None

@@ -120,7 +120,14 @@ def test_the_configuration_table_lists_nothing_no_model_reads(tmp_path: Path) ->
 
 
 # Modules that hold a settings model, and so may look up variables by name.
-SETTINGS_MODULES = {"config.py", "settings.py", "server_settings.py", "jsonlog.py", "api_tokens.py"}
+SETTINGS_MODULES = {
+    "config.py",
+    "settings.py",
+    "server_settings.py",
+    "jsonlog.py",
+    "api_tokens.py",
+    "kubernetes_api.py",
+}
 # Every other module that touches the environment, and why that is not reading a setting.
 OTHER_READS = {
     "common/src/common/metrics.py": "PROMETHEUS_MULTIPROC_DIR, where prometheus_client itself reads it",

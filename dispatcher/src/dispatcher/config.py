@@ -11,26 +11,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from common.kubernetes_api import KubernetesTarget
 from common.settings import ConfigError, Settings, env_int, env_path
 
 SERVICE = "dispatcher"
 FAMILY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 class Mode(StrEnum):
     KUBERNETES = "kubernetes"  # a Job from each family's CronJob, through the Kubernetes API
     LOCAL = "local"  # `train --family <name>` as a child process of this machine, one at a time
-
-
-@dataclass(frozen=True)
-class KubernetesTarget:
-    """Where the API server is and who we are to it (the pod's service account)."""
-
-    api_url: str
-    namespace: str
-    token_path: Path
-    ca_path: Path
 
 
 @dataclass(frozen=True)
@@ -58,7 +48,11 @@ class DispatcherConfig:
             families=families,
             host=env.get("DISPATCHER_HOST", "127.0.0.1"),
             port=env_int(env, "DISPATCHER_PORT", 8084, minimum=1, maximum=65535),
-            kubernetes=_kubernetes(env) if mode is Mode.KUBERNETES else None,
+            kubernetes=(  # the CronJobs and Jobs are in POD_NAMESPACE, by default ml
+                KubernetesTarget.from_env(env, default_namespace="ml", needed_by="DISPATCH_MODE=kubernetes")
+                if mode is Mode.KUBERNETES
+                else None
+            ),
             state_dir=env_path(env, "DISPATCH_STATE_DIR") or settings.data_dir / "dispatcher",
             trainer_command=_trainer_command(env),
         )
@@ -80,23 +74,6 @@ def _families(env: Mapping[str, str], mode: Mode) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"TRAINING_FAMILIES holds names that are not family folder names: {', '.join(bad)}")
     return names
-
-
-def _kubernetes(env: Mapping[str, str]) -> KubernetesTarget:
-    host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
-    api_url = env.get("KUBERNETES_API_URL") or (f"https://{host}:{port}" if host else "")
-    if not api_url:
-        raise ConfigError(
-            "DISPATCH_MODE=kubernetes but neither KUBERNETES_API_URL nor KUBERNETES_SERVICE_HOST is set "
-            "(Kubernetes sets the latter in every pod)"
-        )
-    account = env_path(env, "KUBERNETES_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
-    return KubernetesTarget(
-        api_url=api_url.rstrip("/"),
-        namespace=env.get("POD_NAMESPACE") or "ml",
-        token_path=account / "token",
-        ca_path=account / "ca.crt",
-    )
 
 
 def _trainer_command(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 second delivery of the same event finds the Job already there (409) instead of starting a second run.
 
 The pod's service account needs only `get` on the trainer CronJobs and `create` on Jobs in its namespace
-(k8s_ml/base/dispatcher.yaml). The token is read on every call: projected tokens are rotated while the pod runs.
+(k8s_ml/base/dispatcher.yaml). The calls go through `common.kubernetes_api`, which reads the token on every call
+(projected tokens are rotated while the pod runs).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import requests
 
-from dispatcher.config import KubernetesTarget
+from common.kubernetes_api import KubernetesClient, KubernetesTarget
 from dispatcher.outcome import DispatchFailed, Outcome
 
 log = logging.getLogger("dispatcher.kubernetes")
@@ -67,36 +68,18 @@ class KubernetesLauncher:
     """Creates one Job per (family, dataset version)."""
 
     def __init__(self, target: KubernetesTarget, timeout: float = 10.0) -> None:
-        self.target, self.timeout = target, timeout
-        self._session = requests.Session()
-
-    def _url(self, kind: str, name: str = "") -> str:
-        base = f"{self.target.api_url}/apis/batch/v1/namespaces/{self.target.namespace}/{kind}"
-        return f"{base}/{name}" if name else base
-
-    def _headers(self) -> dict[str, str]:
-        token = self.target.token_path.read_text().strip()
-        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-
-    def _verify(self) -> str | bool:
-        return str(self.target.ca_path) if self.target.ca_path.exists() else True
+        self.target = target
+        self._api = KubernetesClient(target, timeout)
 
     def launch(self, family: str, dataset_version: int) -> Outcome:
         name = job_name(family, dataset_version)
         try:
-            got = self._session.get(
-                self._url("cronjobs", cronjob_name(family)),
-                headers=self._headers(),
-                verify=self._verify(),
-                timeout=self.timeout,
-            )
+            got = self._api.request("GET", self.target.resource_url("batch/v1", "cronjobs", cronjob_name(family)))
             if got.status_code == 404:
                 raise DispatchFailed(f"CronJob {cronjob_name(family)} not found in namespace {self.target.namespace}")
             got.raise_for_status()
             job = job_from_cronjob(got.json(), name, dataset_version)
-            made = self._session.post(
-                self._url("jobs"), json=job, headers=self._headers(), verify=self._verify(), timeout=self.timeout
-            )
+            made = self._api.request("POST", self.target.resource_url("batch/v1", "jobs"), json=job)
         except (requests.RequestException, OSError) as exc:
             raise DispatchFailed(f"Kubernetes API: {exc}") from exc
         if made.status_code == 409:
@@ -107,4 +90,4 @@ class KubernetesLauncher:
         return Outcome.STARTED
 
     def close(self) -> None:
-        self._session.close()
+        self._api.close()

@@ -7,16 +7,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from common.contracts.events import REGION_NAME
-from common.settings import ConfigError, Settings, env_float, env_int, env_path, publish_events
+from common.kubernetes_api import KubernetesTarget
+from common.settings import ConfigError, Settings, env_float, env_int, publish_events
 from failover.decisions import Policy
 from failover.scoring import Thresholds
 
 SERVICE = "failover-controller"
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MAX_WEIGHT = 256  # HAProxy's largest server weight (the Gateway API allows more)
 DEFAULT_PROBE_PATH = "/readyz"
 # `make up-regions`: region-a on the ports `make up` uses, region-b on 9080/9081; webapp and mlapp of each.
@@ -52,12 +51,9 @@ class HaproxyTarget:
 
 @dataclass(frozen=True)
 class GatewayTarget:
-    api_url: str
-    namespace: str
+    kubernetes: KubernetesTarget  # the API server, the pod's service account and the route's namespace
     route: str  # the HTTPRoute whose backendRef weights are set
     backends: Mapping[str, str]  # region -> the backendRef name that serves it
-    token_path: Path
-    ca_path: Path
 
 
 @dataclass(frozen=True)
@@ -173,22 +169,12 @@ def _haproxy(env: Mapping[str, str], settings: Settings) -> HaproxyTarget:
 
 
 def _gateway(env: Mapping[str, str], regions: list[str]) -> GatewayTarget:
-    host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
-    api_url = env.get("KUBERNETES_API_URL") or (f"https://{host}:{port}" if host else "")
-    if not api_url:
-        raise ConfigError(
-            "FAILOVER_DRIVER=gateway but neither KUBERNETES_API_URL nor KUBERNETES_SERVICE_HOST is set "
-            "(Kubernetes sets the latter in every pod)"
-        )
+    kubernetes = KubernetesTarget.from_env(env, default_namespace="web", needed_by="FAILOVER_DRIVER=gateway")
     pattern = env.get("FAILOVER_GATEWAY_BACKEND") or "webapp-{region}"
     if "{region}" not in pattern:
         raise ConfigError(f"FAILOVER_GATEWAY_BACKEND must contain {{region}}, got {pattern!r}")
-    account = env_path(env, "KUBERNETES_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
     return GatewayTarget(
-        api_url=api_url.rstrip("/"),
-        namespace=env.get("POD_NAMESPACE") or "web",
+        kubernetes=kubernetes,
         route=env.get("FAILOVER_GATEWAY_ROUTE") or "webapp",
         backends={region: pattern.replace("{region}", region) for region in regions},
-        token_path=account / "token",
-        ca_path=account / "ca.crt",
     )

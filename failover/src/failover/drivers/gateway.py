@@ -4,8 +4,8 @@ route (by default `webapp-<region>`, the ServiceImport of that region's webapp);
 `set_weights` reads the route and sends one JSON patch (`application/json-patch+json`, what
 `kubectl patch --type=json` sends) that first tests the route's resourceVersion and each backendRef's name at its
 index, then replaces (or adds) each weight: a route changed in between is refused whole (the next round retries),
-never half-applied. The token is read on every call: projected tokens are rotated while the pod runs. The pod's
-Role allows only get and patch on this one HTTPRoute.
+never half-applied. The calls go through `common.kubernetes_api`, which reads the token on every call (projected
+tokens are rotated while the pod runs). The pod's Role allows only get and patch on this one HTTPRoute.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 
 import requests
 
+from common.kubernetes_api import KubernetesClient
 from failover.config import GatewayTarget
 from failover.drivers.base import DriverError
 
-GATEWAY_API = "apis/gateway.networking.k8s.io/v1"
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
 DEFAULT_WEIGHT = 1  # the Gateway API's weight of a backendRef that states none
 
 
@@ -65,18 +66,13 @@ def route_weights(route: dict[str, Any], backends: Mapping[str, str]) -> dict[st
 
 class GatewayDriver:
     def __init__(self, target: GatewayTarget, timeout: float = 10.0) -> None:
-        self.target, self.timeout = target, timeout
-        self._session = requests.Session()
-        self.url = f"{target.api_url}/{GATEWAY_API}/namespaces/{target.namespace}/httproutes/{target.route}"
+        self.target = target
+        self._api = KubernetesClient(target.kubernetes, timeout)
+        self.url = target.kubernetes.resource_url(GATEWAY_API_VERSION, "httproutes", target.route)
 
-    def _request(self, method: str, **kwargs: Any) -> requests.Response:
+    def _request(self, method: str, json: Any = None, content_type: str | None = None) -> requests.Response:
         try:
-            token = self.target.token_path.read_text().strip()
-            verify: str | bool = str(self.target.ca_path) if self.target.ca_path.exists() else True
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", **kwargs.pop("headers", {})}
-            answer = self._session.request(
-                method, self.url, headers=headers, verify=verify, timeout=self.timeout, **kwargs
-            )
+            answer = self._api.request(method, self.url, json=json, content_type=content_type)
         except (requests.RequestException, OSError) as exc:
             raise DriverError(f"Kubernetes API: {exc}") from exc
         if answer.status_code >= 400:
@@ -94,7 +90,7 @@ class GatewayDriver:
 
     def set_weights(self, weights: Mapping[str, int]) -> None:
         patch = weight_patch(self._route(), self.target.backends, weights)
-        self._request("PATCH", json=patch, headers={"Content-Type": "application/json-patch+json"})
+        self._request("PATCH", json=patch, content_type="application/json-patch+json")
 
     def close(self) -> None:
-        self._session.close()
+        self._api.close()
