@@ -5,13 +5,17 @@ evaluation)."""
 from __future__ import annotations
 
 import functools
+import importlib.util
+import ipaddress
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -37,6 +41,9 @@ OVERLAYS.append(MONGODB_TARGET)
 # The config cluster's region overlay (the primary's): it carries the failover controller component.
 PRIMARY_REGION = next(r["name"] for r in json.loads(REGIONS_FILE.read_text())["regions"] if r["primary"])
 FAILOVER_TARGET = f"k8s_web/overlays/regions/{PRIMARY_REGION}"
+# The other regions' overlays: their mlapp reads MLflow in the primary's cluster (components/mlflow-clusterset, with
+# the namespace ml that Multi-cluster Services imports MLflow's Service into).
+SECONDARY_REGION_OVERLAYS = [target for target in REGION_OVERLAYS if target != FAILOVER_TARGET]
 # Overlays with an added component (rendered from a temporary kustomization): target -> (overlay, component).
 WITH_COMPONENT = {
     MONGODB_TARGET: ("overlays/dev", "mongodb"),
@@ -48,6 +55,19 @@ PAIRS += [(region, "k8s_ml/overlays/prod") for region in REGION_OVERLAYS]
 
 SERVING = ("webapp", "mlapp", "dbapp")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+@functools.cache
+def region_plan() -> ModuleType:
+    """scripts/region_plan.py: the regions file as scripts/render_region_overlays.py reads it, with each region's
+    address ranges (infra/terraform/regions.tf's network_ranges; tests/unit/test_region_overlays.py holds the two
+    together)."""
+    spec = importlib.util.spec_from_file_location("region_plan", REPO / "scripts" / "region_plan.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses resolve their module
+    spec.loader.exec_module(module)
+    return module
 
 
 def kubectl() -> str:
@@ -186,6 +206,36 @@ def _allowed(policies: list[dict], direction: str, me: Pod, other: Pod, port: in
         for rule in policy["spec"].get(key) or []:
             peers = rule.get(peer_key)
             peer_ok = True if not peers else any(_peer_matches(pe, me.namespace, other) for pe in peers)
+            if peer_ok and _port_matches(rule, port, protocol):
+                return True
+    return False
+
+
+def address_allowed(
+    policies: list[dict], direction: str, pod: Pod, address: str, port: int, protocol: str = "TCP"
+) -> bool:
+    """Whether NetworkPolicies let `pod` open a connection to (direction Egress) or accept one from (Ingress) an
+    address outside its cluster (another cluster's pod, say), which only ipBlock peers can match."""
+    key, peer_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    ip = ipaddress.ip_address(address)
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"].get("namespace") == pod.namespace
+        and direction in p["spec"].get("policyTypes", ["Ingress"])
+        and selector_matches(p["spec"].get("podSelector", {}), pod.labels)
+    ]
+    if not selecting:
+        return True  # not isolated in this direction
+    for policy in selecting:
+        for rule in policy["spec"].get(key) or []:
+            peers = rule.get(peer_key)
+            blocks = [peer["ipBlock"] for peer in peers or [] if "ipBlock" in peer]
+            peer_ok = not peers or any(
+                ip in ipaddress.ip_network(block["cidr"])
+                and not any(ip in ipaddress.ip_network(cidr) for cidr in block.get("except", []))
+                for block in blocks
+            )
             if peer_ok and _port_matches(rule, port, protocol):
                 return True
     return False

@@ -69,7 +69,8 @@ locals {
 
   # Address plan (VPC-native clusters), one fixed slot per region (network_index), no overlap between regions or
   # kinds: nodes 10.10.<16*i>.0/20, services 10.11.<16*i>.0/20, pods a /14 each from 10.64.0.0/10. Private service
-  # access (Cloud SQL) gets its /16 from Google outside these.
+  # access (Cloud SQL) gets its /16 from Google outside these. scripts/region_plan.py computes the same ranges for
+  # the NetworkPolicies between regions (MLflow's, mlapp's): tests/unit/test_region_overlays.py holds them equal.
   network_ranges = {
     for r in var.regions : r.name => {
       nodes    = cidrsubnet("10.10.0.0/16", 4, r.network_index)

@@ -109,6 +109,7 @@ def test_network_policies_open_exactly_the_design_flows(web, ml):
 def test_every_url_in_a_configmap_is_a_defined_service_and_port(web, ml):
     objs = k8s.render(web) + k8s.render(ml)
     services = {(s["metadata"]["name"], s["metadata"]["namespace"]): s for s in k8s.of_kind(objs, "Service")}
+    exported = {(e["metadata"]["name"], e["metadata"]["namespace"]) for e in k8s.of_kind(objs, "ServiceExport")}
     checked = 0
     for cm in k8s.of_kind(objs, "ConfigMap"):
         namespace = cm["metadata"]["namespace"]
@@ -121,6 +122,10 @@ def test_every_url_in_a_configmap_is_a_defined_service_and_port(web, ml):
                 if host.endswith(".svc.cluster.local"):
                     assert len(labels) == 5, f"{k8s.name(cm)}.{key}: {url} is not <service>.<namespace>.svc..."
                     svc_key = (labels[0], labels[1])
+                elif host.endswith(".svc.clusterset.local"):  # a Service another fleet cluster exports
+                    assert len(labels) == 5, f"{k8s.name(cm)}.{key}: {url} is not <service>.<namespace>.svc..."
+                    svc_key = (labels[0], labels[1])
+                    assert svc_key in exported, f"{k8s.name(cm)}.{key}: {url}: no ServiceExport {svc_key}"
                 elif whole_value and len(labels) == 1:
                     svc_key = (host, namespace)
                     assert namespace == "ml" or host == "", f"{k8s.name(cm)}.{key}: {url} should use the full DNS name"

@@ -2,20 +2,27 @@
 
 Each region overlay is the prod overlay plus what differs per region and nothing else: its region label on every
 object and pod, REGION in web-config, its own Ingress host, the Service and ServiceExport webapp-<region> and the
-NetworkPolicy that lets Google's load balancers reach webapp. (The policy tests hold the region overlays to prod's
-rules: they are in k8s_support.TARGETS.) The Gateway overlay has one weighted backend and one health check per
-region, and names the address and certificate Terraform makes. kubernetes-validate has no schema for the Gateway API
-and GKE's multi-cluster kinds, so their shape is checked here.
+NetworkPolicy that lets Google's load balancers reach webapp; in a region other than the primary, mlapp reads MLflow
+in the primary's cluster (MLFLOW_TRACKING_URI at the fleet-wide name, egress to the primary's pod range on 5000, the
+namespace ml that Multi-cluster Services imports into), and the primary's ml tree exports MLflow and lets the other
+regions' pod ranges in. (The policy tests hold the region overlays to prod's rules: they are in
+k8s_support.TARGETS.) The Gateway overlay has one weighted backend and one health check per region, and names the
+address and certificate Terraform makes. kubernetes-validate has no schema for the Gateway API and GKE's
+multi-cluster kinds, so their shape is checked here.
 """
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
+from mlflow.server.security_utils import is_allowed_host_header
 
+from mlflow_server.config import ServerConfig
 from tests import k8s_support as k8s
 from tests import terraform_support as tf
 
@@ -25,6 +32,9 @@ LABEL = "topology.house-price/region"
 PLAN = json.loads(k8s.REGIONS_FILE.read_text())
 REGIONS = {r["name"]: r for r in PLAN["regions"]}
 GFE_RANGES = {"35.191.0.0/16", "130.211.0.0/22"}
+IN_CLUSTER_MLFLOW = "http://mlflow.ml.svc.cluster.local:5000"
+FLEET_MLFLOW = "http://mlflow.ml.svc.clusterset.local:5000"
+ML_PROD = "k8s_ml/overlays/prod"
 
 
 def region_of(target: str) -> str:
@@ -83,6 +93,9 @@ def _without_region(obj: dict, name: str) -> dict:
         k8s.pod_template(obj)["metadata"]["labels"].pop(LABEL, None)
     if obj["metadata"]["name"] == "web-config":
         assert obj["data"].pop("REGION") == name
+        if not REGIONS[name]["primary"]:
+            assert obj["data"]["MLFLOW_TRACKING_URI"] == FLEET_MLFLOW
+            obj["data"]["MLFLOW_TRACKING_URI"] = IN_CLUSTER_MLFLOW
     if obj["kind"] == "Ingress":
         prod_host = PLAN["web_domain"]
         obj["spec"]["rules"][0]["host"] = prod_host
@@ -99,16 +112,99 @@ def test_a_region_is_prod_plus_its_region_and_nothing_else(target):
     added = sorted(key for key in set(region) - set(prod) if not key.split("/")[-1].startswith("failover-"))
     controller = sorted(key for key in set(region) - set(prod) if key.split("/")[-1].startswith("failover-"))
     assert len(controller) == (6 if target == k8s.FAILOVER_TARGET else 0), controller
+    # the other regions read MLflow in the primary's cluster
+    fleet_mlflow = [] if REGIONS[name]["primary"] else ["Namespace//ml", "NetworkPolicy/web/mlapp-to-primary-mlflow"]
     assert added == sorted(
         [
             "NetworkPolicy/web/webapp-from-google-load-balancers",
             f"Service/web/webapp-{name}",
             f"ServiceExport/web/webapp-{name}",
+            *fleet_mlflow,
         ]
     )
     assert not set(prod) - set(region), "a region drops none of prod's objects"
     changed = [key for key in prod if prod[key] != region[key]]
     assert not changed, f"differ from prod beyond the region's values: {changed}"
+
+
+def _addresses(cidr: str) -> list[str]:
+    """The first and the last pod address of a range."""
+    network = ipaddress.ip_network(cidr)
+    return [str(network.network_address + 1), str(network.broadcast_address - 1)]
+
+
+@pytest.mark.parametrize("target", k8s.REGION_OVERLAYS)
+def test_mlapp_reads_mlflow_in_the_primarys_cluster(target):
+    name = region_of(target)
+    plan = k8s.region_plan().load_plan()
+    objs = k8s.render(target)
+    (config,) = [c for c in k8s.of_kind(objs, "ConfigMap") if c["metadata"]["name"] == "web-config"]
+    policies = {p["metadata"]["name"]: p for p in k8s.of_kind(objs, "NetworkPolicy")}
+    namespaces = {n["metadata"]["name"]: n for n in k8s.of_kind(objs, "Namespace")}
+    if REGIONS[name]["primary"]:  # MLflow runs in this cluster
+        assert config["data"]["MLFLOW_TRACKING_URI"] == IN_CLUSTER_MLFLOW
+        assert "mlapp-to-primary-mlflow" not in policies and set(namespaces) == {"web"}
+        return
+    assert config["data"]["MLFLOW_TRACKING_URI"] == FLEET_MLFLOW
+    # Multi-cluster Services imports ml/mlflow only where the namespace ml exists; it is restricted like k8s_ml's
+    (ml_namespace,) = k8s.of_kind(k8s.render(ML_PROD), "Namespace")
+    labels = namespaces["ml"]["metadata"]["labels"]
+    assert {k: v for k, v in labels.items() if k.startswith("pod-security")} == {
+        k: v for k, v in ml_namespace["metadata"]["labels"].items() if k.startswith("pod-security")
+    }
+    spec = policies["mlapp-to-primary-mlflow"]["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"app": "mlapp"}} and spec["policyTypes"] == ["Egress"]
+    assert spec["egress"] == [
+        {"to": [{"ipBlock": {"cidr": plan.primary.pods}}], "ports": [{"protocol": "TCP", "port": 5000}]}
+    ]
+    listed = list(policies.values())
+    mlapp = k8s.pod_of(objs, "mlapp")
+    for address in _addresses(plan.primary.pods):
+        assert k8s.address_allowed(listed, "Egress", mlapp, address, 5000), address
+        assert not k8s.address_allowed(listed, "Egress", mlapp, address, 5001), "MLflow's port only"
+        for app in ("webapp", "dbapp", "prometheus", "grafana"):
+            assert not k8s.address_allowed(listed, "Egress", k8s.pod_of(objs, app), address, 5000), app
+    for other in plan.regions:
+        if not other.primary:
+            for address in _addresses(other.pods):
+                assert not k8s.address_allowed(listed, "Egress", mlapp, address, 5000), f"{other.name}'s pods"
+
+
+def test_the_primary_exports_mlflow_and_lets_in_the_other_regions_pods_only():
+    plan = k8s.region_plan().load_plan()
+    objs = k8s.render(ML_PROD)
+    (export,) = k8s.of_kind(objs, "ServiceExport")
+    assert export["apiVersion"] == "net.gke.io/v1" and "spec" not in export
+    assert (export["metadata"]["name"], export["metadata"]["namespace"]) == ("mlflow", "ml")
+    (service,) = [s for s in k8s.of_kind(objs, "Service") if s["metadata"]["name"] == "mlflow"]
+    assert service["spec"]["type"] == "ClusterIP" and [p["port"] for p in service["spec"]["ports"]] == [5000]
+    policies = k8s.of_kind(objs, "NetworkPolicy")
+    (policy,) = [p for p in policies if p["metadata"]["name"] == "mlflow-from-other-regions"]
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "mlflow"}}
+    (rule,) = policy["spec"]["ingress"]
+    assert sorted(peer["ipBlock"]["cidr"] for peer in rule["from"]) == sorted(r.pods for r in plan.secondaries)
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
+    mlflow, dispatcher = k8s.pod_of(objs, "mlflow"), k8s.pod_of(objs, "dispatcher")
+    for other in plan.secondaries:
+        for address in _addresses(other.pods):
+            assert k8s.address_allowed(policies, "Ingress", mlflow, address, 5000), (other.name, address)
+            assert not k8s.address_allowed(policies, "Ingress", dispatcher, address, 8080), "MLflow only"
+    # nothing else from outside the cluster: not the primary's own pod range by address, nor its nodes
+    for address in [*_addresses(plan.primary.pods), *_addresses(plan.primary.network_range("nodes"))]:
+        assert not k8s.address_allowed(policies, "Ingress", mlflow, address, 5000), address
+
+
+def test_mlflow_accepts_the_host_every_region_calls_it_by():
+    """MLflow answers 403 to a Host header it does not allow (DNS-rebinding protection): the prod overlay allows
+    the fleet-wide name, which the defaults do not."""
+    (config,) = [c for c in k8s.of_kind(k8s.render(ML_PROD), "ConfigMap") if c["metadata"]["name"] == "mlflow-config"]
+    allowed = ServerConfig.from_env(config["data"]).allowed_hosts.split(",")
+    assert not is_allowed_host_header(ServerConfig.from_env({}).allowed_hosts.split(","), urlsplit(FLEET_MLFLOW).netloc)
+    for target in k8s.REGION_OVERLAYS:
+        objs = k8s.render(target)
+        (web_config,) = [c for c in k8s.of_kind(objs, "ConfigMap") if c["metadata"]["name"] == "web-config"]
+        host = urlsplit(web_config["data"]["MLFLOW_TRACKING_URI"]).netloc
+        assert is_allowed_host_header(allowed, host), (target, host)
 
 
 def gateway_objects() -> dict[str, dict]:

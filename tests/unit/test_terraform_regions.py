@@ -9,11 +9,13 @@ terraform binary is installed.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,25 @@ def test_address_ranges_never_overlap_up_to_sixteen_regions(tmp_path):
     assert {ranges["nodes"].split("/")[1] for ranges in derived["ranges"].values()} == {"20"}
     # more than two regions: the continent's multi-region
     assert (derived["location"], derived["data_locations"]) == ("US", [])
+
+
+def _region_plan() -> Any:
+    """scripts/region_plan.py, which computes the same ranges for the Kubernetes overlays' NetworkPolicies."""
+    spec = importlib.util.spec_from_file_location("region_plan", tf.REPO / "scripts" / "region_plan.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses resolve their module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_overlay_script_derives_the_same_ranges_as_terraform(tmp_path):
+    plan_module = _region_plan()
+    many = [region(f"r{i}", f"us-east{i + 1}", i == 0, 15 - i) for i in range(16)]
+    for regions in (COMMITTED["regions"], many):
+        plan = plan_module.parse_plan({"regions": regions, "web_domain": "house-price.example.com"})
+        ours = {r.name: {kind: r.network_range(kind) for kind in plan_module.ADDRESS_PLAN} for r in plan.regions}
+        assert ours == evaluated(tmp_path, regions)["ranges"]
 
 
 def test_one_cluster_node_pool_subnet_and_nat_per_region():
