@@ -9,13 +9,10 @@ A repeated run is harmless: the trainer itself trains nothing for a (family, ver
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import logging
 import os
 import queue
-import signal
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -23,20 +20,13 @@ from pathlib import Path
 
 from prometheus_client import Gauge
 
+from common.shutdown import DIE_WITH_PARENT
 from dispatcher.outcome import DispatchFailed, Outcome
 
 log = logging.getLogger("dispatcher.local")
 PENDING = Gauge("dispatcher_pending_runs", "Training runs queued or running on this machine (local mode)")
 STOP_GRACE_SECONDS = 30.0
-PR_SET_PDEATHSIG = 1  # prctl(2)
 Run = tuple[str, int | None]  # (family, dataset version); None: whatever version is the latest
-
-
-def _die_with_parent() -> None:
-    """In the trainer's process before it runs: SIGTERM it when the dispatcher dies, even by SIGKILL (Linux's
-    parent-death signal), so that no trainer outlives a killed `make up`."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class LocalLauncher:
@@ -107,7 +97,7 @@ class LocalLauncher:
             return
         what = {"family": family, "dataset_version": version}
         log.info("training starts", extra=what)
-        self._current = subprocess.Popen([*self.command, "--family", family], env=self.env, preexec_fn=_die_with_parent)
+        self._current = subprocess.Popen([*DIE_WITH_PARENT, *self.command, "--family", family], env=self.env)
         code = self._current.wait()
         self._current = None
         if self._stopping.is_set():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,9 +17,8 @@ from typing import IO, cast
 
 import requests
 
-# Every child gets SIGTERM when the launcher dies, even by SIGKILL (the kernel's parent-death signal, set by
-# util-linux's setpriv just before it execs the command), so no component is orphaned holding its port.
-DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "SIGTERM", "--") if shutil.which("setpriv") else ()
+from common.shutdown import DIE_WITH_PARENT
+
 COLOURS = ("\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m", "\033[31m")
 RESET = "\033[0m"
 LOG_VARIABLES = ("LOG_FORMAT", "LOG_COLOR", "NO_COLOR")  # how a component writes its lines (common.jsonlog)
