@@ -86,7 +86,7 @@ def up(skip_pipeline: bool = False, containers: bool = False) -> int:
         if dispatching:
             after = latest_dataset_version(settings)
             wait_for_dispatcher(stack.ports.dispatcher, after if after > before else 0, stopping)
-        wait_for_model(stack)
+        wait_for_model(stack, settings)
         _announce(stack)
         supervisor = Supervisor(stack.children, after_restart={"pubsub": lambda: recreate_bus(stack, settings)})
         while not stopping.wait(1.0):

@@ -58,13 +58,27 @@ def wait_for_dispatcher(port: int, version: int, stopping: threading.Event) -> N
     log.warning(f"training did not finish within {FIRST_TRAINING_SECONDS:.0f} s; see the dispatcher's lines")
 
 
-def wait_for_model(stack: Stack | ContainerStack, timeout: float = 60.0) -> None:
-    """mlapp loads the champion in the background; say so plainly if there is none yet."""
+def champion_exists(stack: Stack | ContainerStack, settings: Settings) -> bool:
+    """Whether the registry holds a champion (MLflow's REST API: 404 for an alias or model it does not have). An
+    answer that is neither 200 nor 404 counts as yes, so that mlapp is waited for rather than doubted."""
+    url = f"http://127.0.0.1:{stack.ports.mlflow}/api/2.0/mlflow/registered-models/alias"
+    params = {"name": settings.model_name, "alias": settings.champion_alias}
+    try:
+        return requests.get(url, params=params, timeout=5).status_code != 404
+    except requests.RequestException:
+        return True
+
+
+def wait_for_model(stack: Stack | ContainerStack, settings: Settings, timeout: float = 60.0) -> None:
+    """mlapp loads the champion in the background; say so plainly if there is none yet (at once when the registry
+    has no champion: `make up --skip-pipeline` on an empty platform has nothing to wait for)."""
     url = f"http://127.0.0.1:{stack.ports.mlapp}/readyz"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + (timeout if champion_exists(stack, settings) else 0.0)
+    while True:
         with contextlib.suppress(requests.RequestException):
             if requests.get(url, timeout=2).status_code == 200:
                 return
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.5)
     log.warning("mlapp has no model loaded yet: predictions answer 503 until a champion exists (run make pipeline)")

@@ -81,7 +81,7 @@ class Regions:
         after = latest_dataset_version(settings)
         wait_for_dispatcher(self.shared.ports.dispatcher, after if after > before else 0, stopping)
         for stack in self.regions.values():
-            wait_for_model(stack)
+            wait_for_model(stack, settings)
         self._start_front()
 
     def _start_front(self) -> None:
