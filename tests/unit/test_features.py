@@ -61,3 +61,14 @@ def test_both_paths_ignore_case_and_spacing_alike():
     assert np.array_equal(features.transform(messy), clean)
     for i, record in enumerate(messy.to_dict(orient="records")):
         assert np.array_equal(features.transform_record(record)[0], clean[i]), f"row {i} differs"
+
+
+def test_validated_columns_give_the_dataframes_numbers_in_both_location_modes():
+    """The batch route hands `transform` the columns of `validate_records`, with no DataFrame in between."""
+    from common.schema import FIELD_NAMES, validate_records
+
+    frame = sample_frame()
+    records = frame.loc[:, list(FIELD_NAMES)].to_dict(orient="records")
+    columns = validate_records(records).columns
+    for features in (HouseFeatures(), HouseFeatures(location="target").fit(frame, frame["price"])):
+        assert np.array_equal(features.transform(columns), features.transform(frame.loc[:, list(FIELD_NAMES)]))

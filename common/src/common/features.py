@@ -26,6 +26,7 @@ from common.location_encoding import normalised_text
 from common.schema import NUMERIC_FIELDS, TEXT_FIELDS
 
 DEFAULT_HASH_BUCKETS: dict[str, int] = {"street": 16, "city": 32, "statezip": 64, "country": 4}
+Columns = Mapping[str, Any]  # field name -> its values in row order (a DataFrame's columns, or plain sequences)
 DERIVED_FEATURES: tuple[str, ...] = ("was_renovated", "last_built_or_renovated", "has_basement")
 LOCATION_MODES = ("hash", "target")
 TARGET_ENCODED: tuple[str, ...] = ("city", "statezip")
@@ -115,22 +116,24 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         encoded = le.cross_fitted(columns, _log_target(y), self.smoothing, self.folds)
         return self._transform(frame, encoded)
 
-    def _location_columns(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _location_columns(self, frame: Columns) -> dict[str, np.ndarray]:
         return {name: le.normalised_column(frame[name]) for name in self._encoded}
 
-    def transform(self, X: pd.DataFrame | list[Mapping[str, Any]]) -> np.ndarray:
-        frame = _frame(X)
-        columns = self._location_columns(frame)
-        encoded = [le.encode(columns[name], self.encodings_[name], self.prior_) for name in self._encoded]
+    def transform(self, X: pd.DataFrame | list[Mapping[str, Any]] | Columns) -> np.ndarray:
+        """Rows as a DataFrame, a list of records, or a mapping of columns (each field's values in row order, as
+        `common.schema.validate_records` gives them: the batch route needs no DataFrame)."""
+        frame = X if isinstance(X, Mapping) else _frame(X)
+        encoded = [le.encode_raw(frame[name], self.encodings_[name], self.prior_) for name in self._encoded]
         return self._transform(frame, np.column_stack(encoded) if encoded else None)
 
-    def _transform(self, frame: pd.DataFrame, encoded: np.ndarray | None) -> np.ndarray:
+    def _transform(self, frame: Columns, encoded: np.ndarray | None) -> np.ndarray:
         """`encoded`: the (rows, encoded fields) location columns, from the kept tables or cross-fitted."""
-        n = len(frame)
+        n = len(frame[NUMERIC_FIELDS[0]])
         out = np.zeros((n, self.n_features), dtype=np.float64)
-        numeric = frame.loc[:, list(NUMERIC_FIELDS)].to_numpy(dtype=np.float64)
         k = len(NUMERIC_FIELDS)
-        out[:, :k] = numeric
+        for j, name in enumerate(NUMERIC_FIELDS):
+            out[:, j] = np.asarray(frame[name], dtype=np.float64)
+        numeric = out[:, :k]
         built = numeric[:, NUMERIC_FIELDS.index("yr_built")]
         renovated = numeric[:, NUMERIC_FIELDS.index("yr_renovated")]
         basement = numeric[:, NUMERIC_FIELDS.index("sqft_basement")]
@@ -143,7 +146,7 @@ class HouseFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         buckets, offsets = self._buckets(), self._offsets()
         for name in self._hashed:
             # Hash each distinct value once; pd.factorize numbers the rows by value (C speed, no per-row Python).
-            codes, uniques = pd.factorize(frame[name].astype(str))
+            codes, uniques = pd.factorize(pd.Series(frame[name], dtype=object).astype(str))
             per_unique = np.fromiter((hash_bucket(name, v, buckets[name]) for v in uniques), np.int64, len(uniques))
             out[rows, offsets[name] + per_unique[codes]] = 1.0
         return out

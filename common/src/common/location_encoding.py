@@ -33,9 +33,9 @@ class Tables:
 
 
 def normalised_column(values: Iterable[object]) -> np.ndarray:
-    """Each distinct raw value normalised once (pd.factorize numbers the rows by value)."""
-    codes, uniques = pd.factorize(pd.Series(list(values), dtype=object).astype(str))
-    return np.asarray([normalised_text(v) for v in uniques], dtype=object)[np.asarray(codes, dtype=np.intp)]
+    """Each distinct raw value normalised once."""
+    memo: dict[object, str] = {}
+    return np.asarray([memo[v] if v in memo else memo.setdefault(v, normalised_text(v)) for v in values], dtype=object)
 
 
 def fit_tables(columns: Mapping[str, np.ndarray], target: np.ndarray, smoothing: float) -> Tables:
@@ -54,6 +54,16 @@ def encode(values: np.ndarray, table: Mapping[str, float], prior: float) -> np.n
     codes, uniques = pd.factorize(pd.Series(values, dtype=object))
     per_unique = np.fromiter((table.get(str(u), prior) for u in uniques), np.float64, len(uniques))
     return per_unique[np.asarray(codes, dtype=np.intp)]
+
+
+def encode_raw(values: Iterable[object], table: Mapping[str, float], prior: float) -> np.ndarray:
+    """Raw (not yet normalised) values to their encodings, each distinct value normalised and looked up once:
+    `encode(normalised_column(values), ...)` in one pass, the batch serving path."""
+    memo: dict[object, float] = {}
+    return np.fromiter(
+        (memo[v] if v in memo else memo.setdefault(v, table.get(normalised_text(v), prior)) for v in values),
+        np.float64,
+    )
 
 
 def cross_fitted(

@@ -23,8 +23,6 @@ from enum import StrEnum
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import pandas as pd
-
 from common import registry
 from common.compiled import Predict, compile_regressor
 from common.contracts.drift import ReferenceProfile
@@ -144,8 +142,9 @@ class ServingModel:
 
     def predict_columns(self, columns: Mapping[str, Any]) -> list[float]:
         """Validated values column by column (`common.schema.validate_records`) -> prices, with the vectorised
-        transform and the regressor's own predict (the same numbers as `predict_one`)."""
-        return cast(list[float], self.regressor.predict(self.features.transform(pd.DataFrame(columns))).tolist())
+        transform (straight from the columns, no DataFrame) and the regressor's own predict (the same numbers as
+        `predict_one`)."""
+        return cast(list[float], self.regressor.predict(self.features.transform(columns)).tolist())
 
 
 @dataclass(frozen=True)

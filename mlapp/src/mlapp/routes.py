@@ -20,7 +20,7 @@ from common.contracts.answers import Alive, ErrorBody
 from common.contracts.base import InputInvalid
 from common.openapi import Answer, write_answers
 from common.schema import RecordBatch, validate_record, validate_records
-from common.webservice import BodyInvalid, json_body, request_id
+from common.webservice import BodyInvalid, json_body, json_response, request_id
 from mlapp import context
 from mlapp import metrics as m
 from mlapp.api_doc import API, NO_MODEL
@@ -158,7 +158,7 @@ def predict_batch() -> Response | tuple[Response, int]:
         m.BATCH_LATENCY.labels(experiment).observe(time.perf_counter() - started)
         m.BATCH_RECORDS.observe(batch.size)
         m.LAST_PREDICTION_TIME.set_to_current_time()
-        return jsonify(results=prices, model=model.summary)
+        return json_response({"results": prices, "model": model.summary})
 
 
 def _batch_records() -> RecordBatch:

@@ -1,0 +1,87 @@
+"""`common.webservice.json_body`: orjson's fast path must give what the standard library gives (one documented
+exception: an integer beyond 64 bits comes back as the nearest float, which every range of the schema refuses
+just the same), fall back to it for everything orjson refuses, and keep the nesting limit at its exact boundary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from common.webservice import MAX_JSON_DEPTH, BodyInvalid, json_body
+
+APP = Flask(__name__)
+
+DOCUMENTS = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),  # beyond 64 bits: orjson refuses, the fallback parses
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=20),
+    ),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+)
+
+
+def as_orjson_reads(value: Any) -> Any:
+    """The standard library's value, with integers beyond 64 bits as orjson reads them: the nearest float."""
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return float(value)
+    if isinstance(value, list):
+        return [as_orjson_reads(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_orjson_reads(v) for k, v in value.items()}
+    return value
+
+
+def parse(body: bytes) -> Any:
+    with APP.test_request_context("/", method="POST", data=body, content_type="application/json"):
+        return json_body()
+
+
+def nested(depth: int) -> bytes:
+    return ("[" * (depth - 1) + '{"a": 1}' + "]" * (depth - 1)).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(DOCUMENTS)
+def test_any_document_parses_to_what_the_standard_library_gives(document: Any) -> None:
+    body = json.dumps(document).encode()
+    assert parse(body) == as_orjson_reads(json.loads(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": "\\ud800"}',  # a lone surrogate: orjson refuses it, JSON allows it
+        '{"a": "ü"}'.encode("utf-16"),  # not UTF-8: the standard library detects the encoding
+        b'{"a": 1e400}',  # overflows a float: the standard library makes it infinity, validation refuses it later
+        b'{"a": 1, "a": 2}',  # duplicate keys: the last wins in both
+    ],
+)
+def test_documents_orjson_refuses_are_parsed_by_the_standard_library(body: bytes) -> None:
+    assert parse(body) == json.loads(body)
+
+
+@pytest.mark.parametrize("body", [b"NaN", b'{"a": Infinity}', b"{", b"\xff\xfe\x00", b'{"a": 1} x'])
+def test_invalid_json_is_refused_with_the_standard_librarys_words(body: bytes) -> None:
+    with pytest.raises(BodyInvalid, match="not valid JSON"):
+        parse(body)
+
+
+def test_nesting_is_allowed_up_to_the_limit_and_refused_past_it() -> None:
+    assert parse(nested(MAX_JSON_DEPTH))
+    with pytest.raises(BodyInvalid, match=f"nested more than {MAX_JSON_DEPTH} levels"):
+        parse(nested(MAX_JSON_DEPTH + 1))
+    with pytest.raises(BodyInvalid, match=f"nested more than {MAX_JSON_DEPTH} levels"):
+        parse(nested(5000))  # deeper than either parser recurses
+
+
+def test_a_wide_shallow_document_is_not_mistaken_for_a_deep_one() -> None:
+    body = json.dumps({"records": [{"a": [1, {"b": 2}]} for _ in range(5000)]}).encode()
+    assert len(parse(body)["records"]) == 5000
