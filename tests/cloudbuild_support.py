@@ -39,8 +39,10 @@ TREES = {
             "dbapp": "dbapp/Dockerfile",
             "failover-controller": "failover/Dockerfile",
         },
-        # built and pushed, but not in this pipeline's overlay: the config cluster's region overlay runs it
-        "not_pinned": {"failover-controller"},
+        # pinned where it is declared, not in the overlay: the component the config cluster's region overlay adds
+        "pinned_in": {"failover-controller": "k8s_web/components/failover-controller"},
+        # the deploy step runs this script (every region's cluster, then the Gateway): test_cloudbuild_regions.py
+        "deploy_script": "cloudbuild/deploy_web.sh",
         "test_prefixes": ("test_webapp_", "test_mlapp_", "test_dbapp_", "test_failover_"),
     },
 }
@@ -117,14 +119,27 @@ def predecessors(steps: list[dict], index: int) -> set[str]:
     return found
 
 
+def script_file(step: dict) -> str | None:
+    """The repository's script a bash step runs (`args: [path]`), None for an inline one (`args: [-c, script]`)."""
+    args = step.get("args", [])
+    return args[0] if step.get("entrypoint") == "bash" and args and args[0] != "-c" else None
+
+
 def command(step: dict) -> str:
-    """The step's command line as one string (entrypoint or image, then args)."""
+    """The step's command line as one string (entrypoint or image, then args), then the script file it runs."""
     head = step.get("entrypoint") or step["name"].rsplit("/", 1)[-1].split(":")[0]
-    return " ".join([head, *step.get("args", [])] + ([step["script"]] if "script" in step else []))
+    line = " ".join([head, *step.get("args", [])] + ([step["script"]] if "script" in step else []))
+    path = script_file(step)
+    return line if path is None else f"{line}\n{(ROOT / path).read_text()}"
 
 
 def image_ref(image: str) -> str:
     return "${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/" + image + ":$SHORT_SHA"
+
+
+def script_texts(config: dict) -> list[str]:
+    """The text of every repository script the pipeline's steps run (`script_file`)."""
+    return [(ROOT / path).read_text() for path in filter(None, map(script_file, steps_of(config)))]
 
 
 def steps_of(config: dict) -> list[dict]:

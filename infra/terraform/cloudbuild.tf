@@ -33,6 +33,10 @@ locals {
         "failover/**",
         "k8s_web/**",
         "cloudbuild_2.yaml",
+        "cloudbuild/deploy_web.sh",
+        "cloudbuild/web_regions.py",
+        "scripts/region_plan.py",
+        "infra/terraform/regions.auto.tfvars.json",
         "uv.lock",
         "pyproject.toml",
       ]
@@ -48,7 +52,9 @@ resource "google_service_account" "cloudbuild" {
 }
 
 # Deploying applies ClusterRoles and ClusterRoleBindings (Prometheus, kube-state-metrics), which
-# roles/container.developer cannot create; the builds also write their logs.
+# roles/container.developer cannot create; the builds also write their logs. Granted on the project, the role
+# reaches every region's cluster: the web pipeline deploys each region's overlay to that region's cluster and the
+# multi-cluster Gateway to the primary's (cloudbuild/deploy_web.sh).
 resource "google_project_iam_member" "cloudbuild" {
   for_each = toset(["roles/container.admin", "roles/logging.logWriter"])
 
@@ -93,8 +99,8 @@ resource "google_cloudbuild_trigger" "pipelines" {
   }
 
   substitutions = {
-    # the home region's registry and the primary's cluster (k8s_ml runs there; docs/deploy.md deploys the
-    # other regions' overlays)
+    # the home region's registry and the primary's cluster (k8s_ml runs there; the web pipeline deploys it and,
+    # named from it as gke.tf names them, every other region's cluster: cloudbuild/web_regions.py)
     _REGION       = local.home_region
     _REPOSITORY   = google_artifact_registry_repository.images.repository_id
     _GKE_CLUSTER  = google_container_cluster.this[local.primary.name].name

@@ -27,6 +27,8 @@ from tests.cloudbuild_support import (
     load,
     predecessors,
     references,
+    script_file,
+    script_texts,
     steps_of,
     strings,
     unescape,
@@ -131,40 +133,67 @@ def test_pytest_targets_select_this_trees_tests_and_the_shared_ones(pipeline):
             assert f not in chosen, f"{name} runs the other tree's test {f.name}"
 
 
-def deploy_steps(config: dict) -> tuple[dict, dict]:
+def deploy_steps(config: dict) -> tuple[list[dict], dict]:
+    """The `kustomize edit set image` steps and the one step that applies (its script inline or in a file)."""
     steps = steps_of(config)
-    set_image = [s for s in steps if "kustomize edit set image" in command(s)]
+    set_images = [s for s in steps if "kustomize edit set image" in command(s)]
     applies = [s for s in steps if "kubectl apply" in command(s)]
-    assert len(set_image) == 1 and len(applies) == 1, "expected one `kustomize edit set image` and one apply step"
-    return set_image[0], applies[0]
+    assert set_images and len(applies) == 1, "expected `kustomize edit set image` steps and one apply step"
+    return set_images, applies[0]
+
+
+def deploy_env(step: dict) -> dict[str, str]:
+    """The deploy step's environment: a script file reads the substitutions from it."""
+    return dict(e.split("=", 1) for e in step.get("env", []))
 
 
 def test_deploy_pins_images_with_kustomize_never_sed(pipeline):
     name, config, tree = pipeline
-    set_image, apply = deploy_steps(config)
+    set_images, apply = deploy_steps(config)
     overlay = f"{tree['k8s']}/overlays/${{_OVERLAY}}"
-    assert set_image.get("dir") == overlay, f"{name}: kustomize edit must run inside {overlay}"
-    pins = dict(a.split("=", 1) for a in set_image["args"][3:])
-    pinned = set(tree["images"]) - tree.get("not_pinned", set())
-    assert pins == {image: image_ref(image) for image in pinned}, f"{name}: image pins {pins}"
-    for text in strings(config["steps"]):
+    pins: dict[str, dict[str, str]] = {}
+    for set_image in set_images:
+        assert set_image["name"].startswith("registry.k8s.io/kustomize/kustomize:"), set_image["name"]
+        pins[set_image.get("dir", "")] = dict(a.split("=", 1) for a in set_image["args"][3:])
+    expected: dict[str, dict[str, str]] = {}
+    for image in tree["images"]:
+        expected.setdefault(tree.get("pinned_in", {}).get(image, overlay), {})[image] = image_ref(image)
+    assert pins == expected, f"{name}: image pins by kustomization (the overlay first: {overlay})"
+    for text in strings(config["steps"]) + script_texts(config):
         assert not re.search(r"\bsed\b", text), f"{name}: sed is not allowed in a pipeline: {text[:80]!r}"
     steps = steps_of(config)
     ids = [s["id"] for s in steps]
-    before_set = predecessors(steps, ids.index(set_image["id"]))
-    assert {s["id"] for s in steps if s.get("args", [])[:1] == ["push"]} <= before_set, "set images after every push"
-    assert set_image["id"] in predecessors(steps, ids.index(apply["id"])), f"{name}: apply before the images are set"
+    for set_image in set_images:
+        before_set = predecessors(steps, ids.index(set_image["id"]))
+        assert {s["id"] for s in steps if s.get("args", [])[:1] == ["push"]} <= before_set, "set images after pushes"
+        assert set_image["id"] in predecessors(steps, ids.index(apply["id"])), f"{name}: apply before images are set"
     script = command(apply)
-    assert f'kubectl kustomize "{overlay}"' in script or f'kubectl apply -k "{overlay}"' in script, script
+    if "deploy_script" in tree:  # which overlay goes to which cluster: tests/unit/test_cloudbuild_regions.py
+        assert script_file(apply) == tree["deploy_script"] and deploy_env(apply)["OVERLAY"] == "${_OVERLAY}"
+        assert 'kubectl kustomize "$overlay"' in script and f'"{tree["k8s"]}/overlays/$OVERLAY"' in script
+    else:
+        assert f'kubectl kustomize "{overlay}"' in script or f'kubectl apply -k "{overlay}"' in script, script
 
 
 def test_deploy_gets_cluster_credentials_and_waits_for_rollout_with_timeout(pipeline):
     name, config, tree = pipeline
     _, apply = deploy_steps(config)
     script = command(apply)
-    assert re.search(r"get-credentials \"\$\{_GKE_CLUSTER\}\" --location \"\$\{_GKE_LOCATION\}\"", script), script
-    assert "CLOUDSDK_CONTAINER_CLUSTER=${_GKE_CLUSTER}" in apply["env"]
-    rollout = re.search(r"rollout status .*--timeout=\"?\$\{_ROLLOUT_TIMEOUT\}", script)
+    if "deploy_script" in tree:  # the substitutions reach the script as its environment
+        env = deploy_env(apply)
+        assert {k: env[k] for k in ("GKE_CLUSTER", "GKE_LOCATION", "ROLLOUT_TIMEOUT", "NAMESPACE", "PROJECT_ID")} == {
+            "GKE_CLUSTER": "${_GKE_CLUSTER}",
+            "GKE_LOCATION": "${_GKE_LOCATION}",
+            "ROLLOUT_TIMEOUT": "${_ROLLOUT_TIMEOUT}",
+            "NAMESPACE": "${_NAMESPACE}",
+            "PROJECT_ID": "$PROJECT_ID",
+        }
+        assert 'get-credentials "$1" --location "$2" --project "$PROJECT_ID"' in script, script
+        rollout = re.search(r'rollout status "\$workload" --timeout="\$ROLLOUT_TIMEOUT"', script)
+    else:
+        assert re.search(r"get-credentials \"\$\{_GKE_CLUSTER\}\" --location \"\$\{_GKE_LOCATION\}\"", script), script
+        assert "CLOUDSDK_CONTAINER_CLUSTER=${_GKE_CLUSTER}" in apply["env"]
+        rollout = re.search(r"rollout status .*--timeout=\"?\$\{_ROLLOUT_TIMEOUT\}", script)
     assert rollout, f"{name}: kubectl rollout status with a timeout is missing"
     assert "set -euo pipefail" in script and "exit 1" in script, f"{name}: a failed rollout must fail the build"
     assert config["substitutions"]["_NAMESPACE"] == tree["namespace"]
@@ -189,7 +218,7 @@ def test_substitutions_are_declared_used_and_documented(pipeline):
 
 def test_no_project_id_is_hard_coded(pipeline):
     name, config, _ = pipeline
-    text = (ROOT / name).read_text()
+    text = "\n".join([(ROOT / name).read_text(), *script_texts(config)])
     for registry in re.findall(r"[\w${}.-]+\.pkg\.dev/[^/\s\"']+", "\n".join(strings(config))):
         assert registry.endswith("/$PROJECT_ID"), f"{name}: registry path without $PROJECT_ID: {registry}"
     assert "projects/" not in text, f"{name}: a literal resource path"
@@ -197,21 +226,30 @@ def test_no_project_id_is_hard_coded(pipeline):
     for domain in re.findall(r"(\S*)\.iam\.gserviceaccount\.com", text):
         assert domain.endswith("$PROJECT_ID"), f"{name}: a service-account domain not of $PROJECT_ID: {domain}"
     assert "mlops-476802" not in text  # the seed's project id
-    for text_value in strings(config["steps"]):
+    for text_value in [*strings(config["steps"]), text]:
         for match in re.findall(r"--project[= ](\S+)", text_value):
             assert match.strip('"') == "$PROJECT_ID", f"{name}: --project {match}"
 
 
 def test_substituted_commands_are_what_the_build_runs(pipeline):
-    """Substituting sample values leaves no `${_...}` behind and turns `$$` into the shell's `$`."""
+    """Substituting sample values leaves no `${_...}` behind and turns `$$` into the shell's `$` (a script file is
+    run as it is: the substitutions reach it as its step's environment)."""
     _, config, tree = pipeline
-    _, apply = deploy_steps(config)
-    script = unescape(command(apply), config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
-    assert "${_" not in script and "$$" not in script
-    assert f'kubectl kustomize "{tree["k8s"]}/overlays/prod"' in script
-    assert '--project "p-1"' in script and "for workload in $workloads" in script
-    set_image, _ = deploy_steps(config)
-    first = unescape(set_image["args"][3], config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
+    set_images, apply = deploy_steps(config)
+
+    def sub(text: str) -> str:
+        return unescape(text, config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
+
+    if "deploy_script" in tree:
+        env = {k: sub(v) for k, v in deploy_env(apply).items()}
+        assert "${_" not in str(env) and (env["PROJECT_ID"], env["OVERLAY"]) == ("p-1", "prod")
+        script = command(apply)
+    else:
+        script = sub(command(apply))
+        assert "${_" not in script and "$$" not in script
+        assert f'kubectl kustomize "{tree["k8s"]}/overlays/prod"' in script and '--project "p-1"' in script
+    assert "for workload in $workloads" in script
+    first = sub(set_images[0]["args"][3])
     image = next(iter(tree["images"]))
     assert first == f"{image}=europe-west1-docker.pkg.dev/p-1/house-price/{image}:abc1234"
 
@@ -241,6 +279,12 @@ def test_every_shell_script_parses_after_substitution(pipeline):
     scripts = [s for s in steps_of(config) if s.get("entrypoint") == "bash"]
     assert scripts, f"{name}: no bash step"
     for step in scripts:
+        path = script_file(step)
+        if path is not None:  # the repository's script, run as it is (its environment holds the substitutions)
+            assert step["args"] == [path] and (ROOT / path).is_file(), step["id"]
+            result = subprocess.run(["bash", "-n", str(ROOT / path)], capture_output=True, text=True, check=False)
+            assert result.returncode == 0, f"{name}/{step['id']}: {result.stderr}"
+            continue
         assert step["args"][0] == "-c", step["id"]
         script = unescape(step["args"][1], config["substitutions"], PROJECT_ID="p-1", SHORT_SHA="abc1234")
         result = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, check=False)

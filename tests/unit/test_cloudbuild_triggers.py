@@ -170,6 +170,11 @@ ROUTES = [
     ("failover/src/failover/decisions.py", {"web"}),
     ("k8s_web/overlays/prod/kustomization.yaml", {"web"}),
     ("cloudbuild_2.yaml", {"web"}),
+    ("cloudbuild/deploy_web.sh", {"web"}),  # the web deploy, every region's cluster
+    ("cloudbuild/web_regions.py", {"web"}),
+    ("scripts/region_plan.py", {"web"}),
+    ("infra/terraform/regions.auto.tfvars.json", {"ml", "web"}),  # Terraform's, and the web deploy's regions
+    ("cloudbuild/triggers/web.yaml", set()),  # imported by hand
     ("models/gradient_boosting/family.py", {"ml"}),
     ("data_collection_and_versioning/src/data_versioning/job.py", {"ml"}),
     ("mlflow/Dockerfile", {"ml"}),
