@@ -34,19 +34,37 @@ CLAIM_SECONDS = 30.0  # a claimed row is left to its relay this long; then any r
 BATCH = 50
 DRAIN_SECONDS = 5.0
 IDLE_WAKE_SECONDS = 5.0  # rows a dead worker claimed are found again without a new put
+OPEN_SECONDS = 10.0
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """The outbox file in WAL mode with its table. Every gunicorn worker opens it at boot, at the same moment on a
+    fresh pod: switching a new file to WAL takes an exclusive lock for which SQLite may answer "database is
+    locked" at once instead of waiting its busy timeout, and a worker that fails to boot stops gunicorn. So the
+    set-up is retried for up to OPEN_SECONDS."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    deadline = time.monotonic() + OPEN_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, body TEXT NOT NULL, "
+                "created REAL NOT NULL, claimed_until REAL NOT NULL DEFAULT 0, claimer TEXT NOT NULL DEFAULT '')"
+            )
+            return db
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(0.05)
 
 
 class Outbox:
     def __init__(self, path: Path, bus: EventBus, publish_timeout: float):
         self.path, self.bus, self.publish_timeout = path, bus, publish_timeout
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, body TEXT NOT NULL, "
-            "created REAL NOT NULL, claimed_until REAL NOT NULL DEFAULT 0, claimer TEXT NOT NULL DEFAULT '')"
-        )
+        self._db = _open(path)
         self._lock = threading.Lock()  # one sqlite3 connection, used by request threads and the relay
         self._wake = threading.Event()
         self._stop = threading.Event()
