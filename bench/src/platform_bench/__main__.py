@@ -36,7 +36,7 @@ SECTION_RUNNERS: dict[str, Callable[[BenchContext], list[Row]]] = {
 
 
 def _ports() -> Ports:
-    return Ports(pubsub=free_port(), mlflow=free_port(), dbapp=free_port(), mlapp=free_port(), webapp=free_port())
+    return Ports(pubsub=free_port(), mlflow=free_port(), dbapp=free_port(), mlapp=free_port())
 
 
 def _create_topics(stack: Stack) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from local_platform.processes import free_port
 from platform_bench import loadtest, servers, synthetic, wrk
 from platform_bench.context import BenchContext
 from platform_bench.report import Row
@@ -64,7 +65,7 @@ def run(ctx: BenchContext) -> list[Row]:
     folder = ctx.work_dir / SECTION
     json_bodies = wrk.write_bodies(folder / "predict.jsonl", map(mlapp_body, records))
     mlapp = servers.mlapp(ctx)
-    web = servers.webapp(ctx, ctx.stack.ports.webapp, mlapp.base_url)
+    web = servers.webapp(ctx, free_port(), mlapp.base_url)  # taken now: a port picked at start may be taken since
     with servers.running(web):
         cookie, token = browser_session(web.base_url)
         form_bodies = wrk.write_bodies(folder / "form.txt", (form_body(r, token) for r in records))
