@@ -61,6 +61,7 @@ def test_every_server_answered_every_request(bench_run) -> None:
     loads = [row for row in document["rows"] if "requests_per_second" in row["values"]]
     targets = {row["values"]["target"] for row in loads}
     assert {"mlapp", "flask ceiling", "mlflow serve", "mlserver", "bentoml", "bentoml /predict"} <= targets
+    assert "flask ceiling /predict/batch" in targets
     for row in loads:
         assert row["values"]["requests"] > 0, row
         assert row["values"]["errors"] == 0, row

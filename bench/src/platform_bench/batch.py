@@ -1,5 +1,6 @@
 """Rows/s through mlapp's POST /predict/batch, beside MLServer (Open Inference Protocol) and BentoML on the same
-batches, and beside the floor of the same work without HTTP.
+batches, beside the constant-answer Flask app on the same bodies (the framework's ceiling: parse, answer 1,000
+constants), and beside the floor of the same work without HTTP.
 
 Over HTTP: distinct batches of `batch_records` records each, `CONNECTIONS_PER_WORKER` requests in flight per
 gunicorn worker (one computing while the next is read and parsed; more would only queue). In process, the
@@ -33,8 +34,9 @@ SECTION = "batch"
 BATCHES = 20  # distinct request bodies
 SEED = 13
 CONNECTIONS_PER_WORKER = 2
-TARGET_ROWS_PER_SECOND = 50_000
+TARGET_ROWS_PER_SECOND = 200_000
 TARGET_MLSERVER_RATIO = 3.0  # mlapp rows/s >= 3 x MLServer's on the same batches
+TARGET_CEILING_RATIO = 0.4  # mlapp rows/s >= 0.4 x the constant-answer app's on the same bodies
 
 
 def batch_body(records: Sequence[dict[str, Any]]) -> str:
@@ -114,7 +116,8 @@ def run(ctx: BenchContext) -> list[Row]:
     connections = CONNECTIONS_PER_WORKER * ctx.config.workers
     seldon = mlserver_peer.mlserver(ctx, champion, free_port())
     bento = bentoml_peer.bentoml_server(ctx, champion, free_port())
-    with servers.running(seldon, bento):
+    top = servers.ceiling(ctx, free_port())
+    with servers.running(seldon, bento, top):
         mlapp_url = servers.mlapp(ctx).url("/predict/batch")
         seldon_url, bento_url = seldon.url(mlserver_peer.infer_path()), bento.url(bentoml_peer.PREDICT_PATH)
         peers = {
@@ -126,16 +129,19 @@ def run(ctx: BenchContext) -> list[Row]:
             loadtest.Target("mlapp /predict/batch", mlapp_url, bodies),
             loadtest.Target("mlserver /infer", seldon_url, oip_bodies),
             loadtest.Target("bentoml /predict", bento_url, bodies),  # the same body as mlapp's
+            loadtest.Target("flask ceiling /predict/batch", top.url("/predict/batch"), bodies),
         ]
         results = loadtest.measure(ctx, targets, [connections])
-    mine, seldon_measured, bento_measured = (results[(t.name, connections)] for t in targets)
+    mine, seldon_measured, bento_measured, top_measured = (results[(t.name, connections)] for t in targets)
     met = mine.requests_per_second * size >= TARGET_ROWS_PER_SECOND and mine.errors == 0
     target = f">= {TARGET_ROWS_PER_SECOND:,} rows/s, 0 errors"
     return [
         _http_row(f"mlapp HTTP c={connections}", mine, size, target, met),
         _http_row(f"mlserver HTTP c={connections}", seldon_measured, size),
         _http_row(f"bentoml HTTP c={connections}", bento_measured, size),
+        _http_row(f"flask ceiling HTTP c={connections}", top_measured, size),
         _versus("mlserver", mine, seldon_measured, connections, TARGET_MLSERVER_RATIO),
         _versus("bentoml", mine, bento_measured, connections, None),
+        _versus("flask ceiling", mine, top_measured, connections, TARGET_CEILING_RATIO),
         _in_process(ctx, champion, batches),
     ]

@@ -1,8 +1,10 @@
-"""The framework's ceiling: Flask under gunicorn answering POST /predict with a constant price.
+"""The framework's ceiling: Flask under gunicorn answering POST /predict with a constant price, and
+POST /predict/batch with one constant price per record.
 
-It reads and parses the JSON body like mlapp, then answers without validating or predicting anything, so its
-requests/s is the most any Flask + gunicorn service with mlapp's settings can reach on this machine. The bench
-runs it with mlapp's own gunicorn settings (`mlapp.gunicorn_conf`, same workers, threads and worker class):
+It reads and parses the JSON body as a plain Flask app does (`request.get_json`), then answers without
+validating or predicting anything, so its requests/s is the most a Flask + gunicorn service with mlapp's settings
+reaches on this machine without further work. The bench runs it with mlapp's own gunicorn settings
+(`mlapp.gunicorn_conf`, same workers, threads and worker class):
 
     gunicorn -c python:mlapp.gunicorn_conf 'platform_bench.ceiling_app:create_app()'
 """
@@ -23,6 +25,14 @@ def create_app() -> Flask:
         if request.get_json(force=True, silent=True) is None:
             return jsonify(error="the request body must be JSON"), 400
         return jsonify(result=PRICE, model=MODEL)
+
+    @app.post("/predict/batch")
+    def predict_batch() -> Response | tuple[Response, int]:
+        body = request.get_json(force=True, silent=True)
+        records = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(records, list):
+            return jsonify(error='the body must be {"records": [...]}'), 400
+        return jsonify(results=[PRICE] * len(records), model=MODEL)
 
     @app.get("/healthz")
     def healthz() -> Response:
