@@ -16,6 +16,9 @@ with the rules of infra/terraform/regions.tf.
         failover controller sets them at run time, and a deploy must not move the traffic back. A backend the live
         route lacks (a new region) keeps its rendered weight; when none of the route's backends would keep any
         weight (no route yet, or only regions without traffic left), the rendered weights stand.
+
+Results go to stdout for the shell script; what happened and why goes to stderr through `logging` (one JSON line
+each, as the platform logs in CI; the build image has only the standard library, not `common.jsonlog`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from region_plan import REGIONS_FILE, RegionPlan, load_plan
 
 ROUTE = "webapp"  # the HTTPRoute of k8s_web/overlays/gateway/routes.yaml (the failover controller's)
+log = logging.getLogger("web-regions")
 
 
 class TargetsInvalid(ValueError):
@@ -90,11 +95,11 @@ def keep_weights(rendered: list[dict[str, Any]], live: list[dict[str, Any]]) -> 
     refs = _backend_refs(route)
     kept = {ref["name"]: held.get(ref["name"], ref.get("weight", 1)) for ref in refs}
     if not any(kept.values()):
-        print(f"HTTPRoute {ROUTE}: no backend would keep traffic; the rendered weights", file=sys.stderr)
+        log.info(f"HTTPRoute {ROUTE}: no backend would keep traffic; the rendered weights")
         return objects
     for ref in refs:
         ref["weight"] = kept[ref["name"]]
-    print(f"HTTPRoute {ROUTE}: keeping the weights the route holds: {kept}", file=sys.stderr)
+    log.info(f"HTTPRoute {ROUTE}: keeping the weights the route holds: {kept}")
     return objects
 
 
@@ -107,22 +112,31 @@ def main(argv: list[str] | None = None) -> int:
     weights = commands.add_parser("keep-weights", help="keep the live HTTPRoute's weights")
     weights.add_argument("live", type=Path, help="the live objects (kubectl get -f ... -o json)")
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format='{"severity": "%(levelname)s", "logger": "%(name)s", "message": %(message_json)s}',
+    )
+    logging.getLogger().handlers[0].addFilter(_json_message)
     if args.command == "keep-weights":
         objects = keep_weights(parse_objects(sys.stdin.read()), parse_objects(args.live.read_text()))
-        json.dump({"apiVersion": "v1", "kind": "List", "items": objects}, sys.stdout, indent=1)
-        print()
+        sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=1) + "\n")
         return 0
     try:
         found = targets(load_plan(Path.cwd()), args.cluster, args.location)
     except TargetsInvalid as exc:
-        print(exc, file=sys.stderr)
+        log.error(str(exc))
         return 2
     except (OSError, ValueError) as exc:  # no file, not JSON, or a rule of regions.tf broken (RegionsInvalid)
-        print(f"{REGIONS_FILE}: {exc}", file=sys.stderr)
+        log.error(f"{REGIONS_FILE}: {exc}")
         return 2
-    for line in found:
-        print(" ".join(line))
+    sys.stdout.write("".join(" ".join(line) + "\n" for line in found))
     return 0
+
+
+def _json_message(record: logging.LogRecord) -> bool:
+    """The message as a JSON string, so each stderr line is one JSON object."""
+    record.message_json = json.dumps(record.getMessage())
+    return True
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -191,7 +191,11 @@ def _port_matches(rule: dict, port: int, protocol: str) -> bool:
     return any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports)
 
 
-def _allowed(policies: list[dict], direction: str, me: Pod, other: Pod, port: int, protocol: str) -> bool:
+def _allowed(
+    policies: list[dict], direction: str, me: Pod, peer_matches: Callable[[dict], bool], port: int, protocol: str
+) -> bool:
+    """Whether the policies selecting `me` in `direction` admit a peer (`peer_matches` says whether one `from`/`to`
+    entry matches it) on `port`. A pod no policy selects in that direction is not isolated."""
     key, peer_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     selecting = [
         p
@@ -201,14 +205,21 @@ def _allowed(policies: list[dict], direction: str, me: Pod, other: Pod, port: in
         and selector_matches(p["spec"].get("podSelector", {}), me.labels)
     ]
     if not selecting:
-        return True  # not isolated in this direction
-    for policy in selecting:
-        for rule in policy["spec"].get(key) or []:
-            peers = rule.get(peer_key)
-            peer_ok = True if not peers else any(_peer_matches(pe, me.namespace, other) for pe in peers)
-            if peer_ok and _port_matches(rule, port, protocol):
-                return True
-    return False
+        return True
+    return any(
+        (not rule.get(peer_key) or any(peer_matches(peer) for peer in rule[peer_key]))
+        and _port_matches(rule, port, protocol)
+        for policy in selecting
+        for rule in policy["spec"].get(key) or []
+    )
+
+
+def _in_block(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, peer: dict) -> bool:
+    block = peer.get("ipBlock")
+    return block is not None and (
+        ip in ipaddress.ip_network(block["cidr"])
+        and not any(ip in ipaddress.ip_network(cidr) for cidr in block.get("except", []))
+    )
 
 
 def address_allowed(
@@ -216,36 +227,15 @@ def address_allowed(
 ) -> bool:
     """Whether NetworkPolicies let `pod` open a connection to (direction Egress) or accept one from (Ingress) an
     address outside its cluster (another cluster's pod, say), which only ipBlock peers can match."""
-    key, peer_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     ip = ipaddress.ip_address(address)
-    selecting = [
-        p
-        for p in policies
-        if p["metadata"].get("namespace") == pod.namespace
-        and direction in p["spec"].get("policyTypes", ["Ingress"])
-        and selector_matches(p["spec"].get("podSelector", {}), pod.labels)
-    ]
-    if not selecting:
-        return True  # not isolated in this direction
-    for policy in selecting:
-        for rule in policy["spec"].get(key) or []:
-            peers = rule.get(peer_key)
-            blocks = [peer["ipBlock"] for peer in peers or [] if "ipBlock" in peer]
-            peer_ok = not peers or any(
-                ip in ipaddress.ip_network(block["cidr"])
-                and not any(ip in ipaddress.ip_network(cidr) for cidr in block.get("except", []))
-                for block in blocks
-            )
-            if peer_ok and _port_matches(rule, port, protocol):
-                return True
-    return False
+    return _allowed(policies, direction, pod, lambda peer: _in_block(ip, peer), port, protocol)
 
 
 def connection_allowed(policies: list[dict], src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
     """Whether NetworkPolicies let `src` open a connection to `dst` on `port` (egress of src and ingress of dst)."""
-    return _allowed(policies, "Egress", src, dst, port, protocol) and _allowed(
-        policies, "Ingress", dst, src, port, protocol
-    )
+    return _allowed(
+        policies, "Egress", src, lambda peer: _peer_matches(peer, src.namespace, dst), port, protocol
+    ) and _allowed(policies, "Ingress", dst, lambda peer: _peer_matches(peer, dst.namespace, src), port, protocol)
 
 
 def pod_of(objs: list[dict], app: str) -> Pod:

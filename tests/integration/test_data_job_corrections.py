@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -20,6 +20,7 @@ from common.blobstore import FileBlobStore
 from common.dataset_versions import committed_versions
 from data_versioning import quarantine
 from tests.integration.data_job_fixtures import SAMPLE, all_rows, row_counter, run_job, sample_accepted, snapshot
+from tests.integration.kube_api_fake import JsonHandler
 
 
 class CorrectionsServer:
@@ -31,34 +32,23 @@ class CorrectionsServer:
         self.fail_from_page: int | None = None
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 server.requests.append(query)
                 if url.path != "/corrections":
-                    return self._send(404, {"error": "not found"})
+                    return self._answer(404, {"error": "not found"})
                 if server.fail_from_page is not None and len(server.requests) >= server.fail_from_page:
-                    return self._send(500, {"error": "database unavailable"})
+                    return self._answer(500, {"error": "database unavailable"})
                 start = 0
                 if "after" in query:
                     start = next(i + 1 for i, item in enumerate(server.items) if item["cursor"] == query["after"])
                 limit = int(query.get("limit", 100))
                 page = server.items[start : start + limit]
                 has_more = start + limit < len(server.items)
-                return self._send(200, {"items": page, "next_cursor": page[-1]["cursor"] if page else None,
+                return self._answer(200, {"items": page, "next_cursor": page[-1]["cursor"] if page else None,
                                         "has_more": has_more})  # fmt: skip
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
