@@ -1,6 +1,5 @@
-"""`common.webservice.json_body`: orjson's fast path must give what the standard library gives (one documented
-exception: an integer beyond 64 bits comes back as the nearest float, which every range of the schema refuses
-just the same), fall back to it for everything orjson refuses, and keep the nesting limit at its exact boundary."""
+"""`common.webservice.json_body`: exactly the standard library's values, its words for invalid JSON, and the nesting
+limit at its exact boundary."""
 
 from __future__ import annotations
 
@@ -28,17 +27,6 @@ DOCUMENTS = st.recursive(
 )
 
 
-def as_orjson_reads(value: Any) -> Any:
-    """The standard library's value, with integers beyond 64 bits as orjson reads them: the nearest float."""
-    if type(value) is int and not -(2**63) <= value < 2**64:
-        return float(value)
-    if isinstance(value, list):
-        return [as_orjson_reads(v) for v in value]
-    if isinstance(value, dict):
-        return {k: as_orjson_reads(v) for k, v in value.items()}
-    return value
-
-
 def parse(body: bytes) -> Any:
     with APP.test_request_context("/", method="POST", data=body, content_type="application/json"):
         return json_body()
@@ -52,7 +40,7 @@ def nested(depth: int) -> bytes:
 @given(DOCUMENTS)
 def test_any_document_parses_to_what_the_standard_library_gives(document: Any) -> None:
     body = json.dumps(document).encode()
-    assert parse(body) == as_orjson_reads(json.loads(body))
+    assert parse(body) == json.loads(body)
 
 
 @pytest.mark.parametrize(

@@ -115,18 +115,13 @@ def json_body() -> Any:
     recursion, after a cheap count shows it is possible at all). The body was capped before it was read (see
     `common.openapi`), so a huge body is a 413 here, never parsed.
 
-    orjson parses first (a 1,000-house batch: 0.8 ms against 2.2 ms for the standard library). Every document it
-    accepts, the standard library accepts with the same values; what it refuses (bad JSON, but also integers
-    beyond 64 bits, lone surrogates, non-UTF-8 encodings) goes to the standard library, which decides and words
-    the error exactly as before.
+    The standard library parses: orjson is 3x faster on a 1,000-house batch but reads an integer beyond 64 bits as
+    a float, which let such a value through a field the hostile-input tests expect refused.
     """
     data = request.get_data(cache=True)
     if not data.strip():
         raise BodyInvalid("the request body is empty; send a JSON document (Content-Type: application/json)")
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        document = _strict_loads(data)
+    document = _strict_loads(data)
     if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _depth(document) > MAX_JSON_DEPTH:
         raise BodyInvalid(f"the JSON document is nested more than {MAX_JSON_DEPTH} levels deep")
     return document
