@@ -49,6 +49,39 @@ def post_fork(server: Any, worker: Any) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM, close the worker's idle keep-alive connections at once.
+
+    gunicorn's threaded worker (26.x) ends its graceful shutdown only when no connection is open, and waits for
+    the next event with the whole remaining graceful timeout: one idle keep-alive connection (a browser, a
+    Prometheus scrape, a load balancer's health check) held every service 20 s after SIGTERM, measured with a
+    single idle connection, where none held it 0.4 s. A request in flight still gets the graceful timeout; an
+    idle connection carries none, and HTTP lets a server close it at any time. Other worker classes are left
+    as they are."""
+    queue = getattr(worker, "method_queue", None)
+    if queue is None or not all(hasattr(worker, name) for name in _IDLE_QUEUES):
+        return
+    graceful_exit = worker.handle_exit
+
+    def exit_closing_idle(signum: int, frame: Any) -> None:
+        graceful_exit(signum, frame)
+        queue.defer(_close_idle_connections, worker)  # run by the worker's own loop, on its main thread
+
+    signal.signal(signal.SIGTERM, exit_closing_idle)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn sets it: SIGTERM does not cut short a request's I/O
+
+
+_IDLE_QUEUES = ("keepalived_conns", "pending_conns", "murder_keepalived", "murder_pending")
+
+
+def _close_idle_connections(worker: Any) -> None:
+    """Expire every idle connection (kept alive, or accepted and still silent) and let gunicorn close them."""
+    for conn in (*worker.keepalived_conns, *worker.pending_conns):
+        conn.timeout = 0.0
+    worker.murder_keepalived()
+    worker.murder_pending()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     if multiprocess_dir() is not None:
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
