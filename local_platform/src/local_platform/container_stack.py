@@ -17,7 +17,7 @@ from pathlib import Path
 from common.settings import LOCAL_PROJECT
 from local_platform import components
 from local_platform.engine import Engine, image
-from local_platform.processes import LOG_VARIABLES, Child
+from local_platform.processes import LOG_VARIABLES, Child, stop_in_stages
 from local_platform.stack import CONSUMER_STOP_GRACE, Ports, Stack
 
 APP_UID = 10001  # the user every image runs as
@@ -143,8 +143,7 @@ class ContainerStack:
         return listed.stdout.split()
 
     def stop(self) -> None:
-        for child in reversed(self.children):  # webapp first, dbapp's consumer (draining) before the emulator
-            child.stop()
+        stop_in_stages(self.children)
         self.children.clear()
         self.remove_leftovers()
 

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, cast
 
@@ -22,6 +23,10 @@ from common.shutdown import DIE_WITH_PARENT
 COLOURS = ("\033[36m", "\033[32m", "\033[35m", "\033[33m", "\033[34m", "\033[31m")
 RESET = "\033[0m"
 LOG_VARIABLES = ("LOG_FORMAT", "LOG_COLOR", "NO_COLOR")  # how a component writes its lines (common.jsonlog)
+# A platform stops stage after stage, each stage's components together (named without a region's prefix): first
+# every component not named here (webapp stops accepting events; mlapp, the dispatcher, monitoring), then dbapp's
+# consumer, which drains its subscriptions, then what the others wrote to, the bus last.
+LATER_STOP_STAGES = (frozenset({"consumer"}), frozenset({"dbapp", "mlflow"}), frozenset({"pubsub"}))
 
 
 def terminal_log_env(environ: Mapping[str, str], on_terminal: bool) -> dict[str, str]:
@@ -175,3 +180,26 @@ class Child:
             self.process.wait(timeout=5)
         if self._pump:
             self._pump.join(timeout=5)
+
+
+def stop_in_stages(children: Sequence[Child]) -> None:
+    """Stop `children` in the order of LATER_STOP_STAGES, the components of one stage in parallel: a stop waits
+    up to the component's grace, and one after another they added up to ~20 s for every `make up` stop."""
+    later = frozenset().union(*LATER_STOP_STAGES)
+
+    def component(child: Child) -> str:
+        return child.name.rsplit("/", 1)[-1]
+
+    stages = [[c for c in children if component(c) not in later]]
+    stages += [[c for c in children if component(c) in names] for names in LATER_STOP_STAGES]
+    for stage in stages:
+        run_together([child.stop for child in stage])
+
+
+def run_together(calls: Sequence[Callable[[], None]]) -> None:
+    """Run `calls` in parallel threads and wait for all; the first exception raised is raised again."""
+    if not calls:
+        return
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="together") as pool:
+        for done in [pool.submit(call) for call in calls]:
+            done.result()

@@ -23,7 +23,7 @@ from local_platform import components
 from local_platform.config import RegionsConfig
 from local_platform.haproxy import STANDBY_WEIGHT, haproxy, haproxy_config
 from local_platform.pipeline import create_topics_and_subscriptions, latest_dataset_version, seed_sample_data
-from local_platform.processes import Child, NotReady, port_open
+from local_platform.processes import Child, NotReady, port_open, run_together
 from local_platform.readiness import recreate_bus, wait_for_dispatcher, wait_for_model
 from local_platform.stack import SAMPLE_DATASET, SAMPLE_OBJECT, Stack
 from local_platform.supervisor import Supervisor
@@ -124,12 +124,11 @@ class Regions:
         return self.log_dir / f"{name}.log" if self.log_dir else None
 
     def stop(self) -> None:
-        """The front first (no new traffic), then each region, then what they share."""
+        """The front first (no new traffic), then the regions together, then what they share."""
         for child in reversed(self.front):
             child.stop()
         self.front.clear()
-        for stack in reversed(list(self.regions.values())):
-            stack.stop()
+        run_together([stack.stop for stack in self.regions.values()])
         self.shared.stop()
 
     def announce(self) -> None:

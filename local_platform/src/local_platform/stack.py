@@ -11,7 +11,7 @@ from pathlib import Path
 from common.settings import LOCAL_PROJECT
 from local_platform import components
 from local_platform.pipeline import run_pipeline
-from local_platform.processes import Child, port_open
+from local_platform.processes import Child, port_open, stop_in_stages
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DATASET = REPO_ROOT / "sample_dataset" / "data.csv"
@@ -137,8 +137,7 @@ class Stack:
         return True
 
     def stop(self) -> None:
-        """Stop in reverse start order: webapp (no new events accepted) before dbapp's consumer, which drains its
-        subscriptions (up to `common.pull_loop.DRAIN_SECONDS`) before the in-memory emulator stops."""
-        for child in reversed(self.children):
-            child.stop()
+        """Stop in stages (`processes.stop_in_stages`): webapp (no new events accepted) before dbapp's consumer,
+        which drains its subscriptions (up to `common.pull_loop.DRAIN_SECONDS`) before the in-memory emulator stops."""
+        stop_in_stages(self.children)
         self.children.clear()
