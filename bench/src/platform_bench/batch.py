@@ -22,7 +22,6 @@ import requests
 from threadpoolctl import threadpool_limits
 
 from common import registry
-from local_platform.processes import free_port
 from platform_bench import bentoml_peer, loadtest, mlserver_peer, servers, synthetic, wrk
 from platform_bench.context import BenchContext
 from platform_bench.report import Row
@@ -114,9 +113,9 @@ def run(ctx: BenchContext) -> list[Row]:
     bodies = wrk.write_bodies(ctx.work_dir / SECTION / "batches.jsonl", map(batch_body, batches))
     oip_bodies = wrk.write_bodies(ctx.work_dir / SECTION / "oip.jsonl", map(mlserver_peer.oip_body, batches))
     connections = CONNECTIONS_PER_WORKER * ctx.config.workers
-    seldon = mlserver_peer.mlserver(ctx, champion, free_port())
-    bento = bentoml_peer.bentoml_server(ctx, champion, free_port())
-    top = servers.ceiling(ctx, free_port())
+    seldon = mlserver_peer.mlserver(ctx, champion)
+    bento = bentoml_peer.bentoml_server(ctx, champion)
+    top = servers.ceiling(ctx)
     with servers.running(seldon, bento, top):
         mlapp_url = servers.mlapp(ctx).url("/predict/batch")
         seldon_url, bento_url = seldon.url(mlserver_peer.infer_path()), bento.url(bentoml_peer.PREDICT_PATH)

@@ -23,8 +23,8 @@ from typing import Any
 import requests
 
 from common import registry
-from local_platform.processes import Child
-from platform_bench import peer_env
+from local_platform.processes import Child, free_port
+from platform_bench import peer_env, servers
 from platform_bench.context import BenchContext
 from platform_bench.servers import Server
 
@@ -77,7 +77,13 @@ def _import_model(ctx: BenchContext, python: Path, champion: dict[str, Any]) -> 
     return tag
 
 
-def bentoml_server(ctx: BenchContext, champion: dict[str, Any], port: int) -> Server:
+def bentoml_server(ctx: BenchContext, champion: dict[str, Any]) -> Server:
+    """`bentoml serve` of `champion` on a free port, started once for every section (`servers.shared`)."""
+    key = f"bentoml {champion['version']}"
+    return servers.shared(ctx, key, lambda: _bentoml_server(ctx, champion, free_port()))
+
+
+def _bentoml_server(ctx: BenchContext, champion: dict[str, Any], port: int) -> Server:
     """`bentoml serve` of the champion on `port`, with the bench's worker count, not yet started."""
     command = peer_env.ensure_venv(ctx, "bentoml-venv", _requirements(), "bentoml")
     tag = _import_model(ctx, command.with_name("python"), champion)

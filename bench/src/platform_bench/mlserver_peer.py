@@ -23,7 +23,7 @@ import requests
 from common import registry
 from common.schema import INPUT_FIELDS
 from local_platform.processes import Child, free_port
-from platform_bench import peer_env
+from platform_bench import peer_env, servers
 from platform_bench.context import BenchContext
 from platform_bench.servers import Server
 
@@ -62,7 +62,12 @@ def _model_folder(ctx: BenchContext, champion: dict[str, Any]) -> Path:
     return folder
 
 
-def mlserver(ctx: BenchContext, champion: dict[str, Any], port: int) -> Server:
+def mlserver(ctx: BenchContext, champion: dict[str, Any]) -> Server:
+    """MLServer serving `champion` on a free port, started once for every section (`servers.shared`)."""
+    return servers.shared(ctx, f"mlserver {champion['version']}", lambda: _mlserver(ctx, champion, free_port()))
+
+
+def _mlserver(ctx: BenchContext, champion: dict[str, Any], port: int) -> Server:
     """MLServer on `port` (its gRPC and metrics ports on free ones), not yet started."""
     command = peer_env.ensure_venv(ctx, "mlserver-venv", MLSERVER_REQUIREMENTS, "mlserver")
     folder = _model_folder(ctx, champion)

@@ -1,5 +1,6 @@
-"""The HTTP servers the serving sections measure, started with the platform's own launchers. mlapp runs once for
-all sections; every other server is stopped by the section that started it.
+"""The HTTP servers the serving sections measure, started with the platform's own launchers. mlapp, the ceiling and
+the peers (MLServer, BentoML) run once for all sections (`shared`); every other server is stopped by the section
+that started it.
 
 mlapp, the ceiling app and webapp run under gunicorn exactly as `make up` runs them
 (`local_platform.components.gunicorn_service`), with `GUNICORN_WORKERS` = the bench's worker count and every
@@ -15,17 +16,17 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from local_platform import components
-from local_platform.processes import Child, http_ok
+from local_platform.processes import Child, free_port, http_ok, run_together
 from platform_bench.context import BenchContext
 
 log = logging.getLogger("bench")
 
 START_TIMEOUT_SECONDS = 180.0  # mlapp and mlflow serve download and load the model before they are ready
 MLAPP_CONF = "mlapp.gunicorn_conf"
-SHARED_MLAPP = "mlapp"  # key of the running mlapp in BenchContext.shared
+SHARED_MLAPP, SHARED_CEILING = "mlapp", "ceiling"  # keys of running servers in BenchContext.shared
 
 
 @dataclass(frozen=True)
@@ -57,17 +58,31 @@ def gunicorn_env(ctx: BenchContext, name: str, port: int) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running(*servers: Server) -> Iterator[None]:
-    """Start the servers together, wait until each is ready, and stop them all on the way out."""
+    """Start the servers that are not running yet, wait until each is ready, and on the way out stop (together)
+    those it started; a shared server (`shared`) keeps running for the next section."""
+    started = [server for server in servers if not server.child.running]
     try:
-        for server in servers:
+        for server in started:
             server.child.start()
         for server in servers:
             server.child.wait_ready(server.ready, timeout=START_TIMEOUT_SECONDS)
             log.info("server ready", extra={"server": server.name, "url": server.base_url})
         yield
     finally:
-        for server in reversed(servers):
-            server.child.stop()
+        run_together([server.child.stop for server in started])
+
+
+def shared(ctx: BenchContext, key: str, make: Callable[[], Server]) -> Server:
+    """The server `make` builds, started once and kept for every section that asks for `key` (a start-up that
+    loads a model takes tens of seconds, MLServer's stop 5 s); owned by the stack, which stops it at the end of
+    the bench. Returns at once; `running` or `wait_ready` waits until it is ready."""
+    server = ctx.shared.get(key)
+    if server is None:
+        server = make()
+        ctx.stack.children.append(server.child)
+        server.child.start()
+        ctx.shared[key] = server
+    return cast(Server, server)
 
 
 def _gunicorn(ctx: BenchContext, name: str, app: str, port: int) -> Child:
@@ -77,19 +92,15 @@ def _gunicorn(ctx: BenchContext, name: str, app: str, port: int) -> Child:
 
 
 def start_mlapp(ctx: BenchContext) -> Server:
-    """mlapp serving the champion alias on the stack's mlapp port, shared by every section that needs it: started
-    once (its start-up, imports and model download, takes tens of seconds) and owned by the stack, which stops it
-    at the end of the bench. Returns at once; `mlapp` waits until it is ready."""
-    server = ctx.shared.get(SHARED_MLAPP)
-    if server is None:
+    """mlapp serving the champion alias on the stack's mlapp port, shared by every section that needs it."""
+
+    def make() -> Server:
         port = ctx.stack.ports.mlapp
         child = _gunicorn(ctx, "mlapp", "mlapp.app:create_app()", port)
         # /readyz is 503 until the model is loaded, which http_ok counts as not ready
-        server = Server("mlapp", f"http://127.0.0.1:{port}", child, http_ok(f"http://127.0.0.1:{port}/readyz"))
-        ctx.stack.children.append(child)
-        child.start()
-        ctx.shared[SHARED_MLAPP] = server
-    return server
+        return Server("mlapp", f"http://127.0.0.1:{port}", child, http_ok(f"http://127.0.0.1:{port}/readyz"))
+
+    return shared(ctx, SHARED_MLAPP, make)
 
 
 def mlapp(ctx: BenchContext) -> Server:
@@ -99,10 +110,15 @@ def mlapp(ctx: BenchContext) -> Server:
     return server
 
 
-def ceiling(ctx: BenchContext, port: int) -> Server:
-    """The constant-answer Flask app under mlapp's own gunicorn configuration."""
-    child = _gunicorn(ctx, "ceiling", "platform_bench.ceiling_app:create_app()", port)
-    return Server("flask ceiling", f"http://127.0.0.1:{port}", child, components.service_ready(port))
+def ceiling(ctx: BenchContext) -> Server:
+    """The constant-answer Flask app under mlapp's own gunicorn configuration, on a free port, started once."""
+
+    def make() -> Server:
+        port = free_port()
+        child = _gunicorn(ctx, "ceiling", "platform_bench.ceiling_app:create_app()", port)
+        return Server("flask ceiling", f"http://127.0.0.1:{port}", child, components.service_ready(port))
+
+    return shared(ctx, SHARED_CEILING, make)
 
 
 def mlflow_serve(ctx: BenchContext, champion: dict[str, Any], port: int) -> Server:

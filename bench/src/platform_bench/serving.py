@@ -114,10 +114,10 @@ def run(ctx: BenchContext) -> list[Row]:
     bento_bodies = wrk.write_bodies(folder / "bentoml.jsonl", (bentoml_peer.body([r]) for r in records))
     log.info("starting the servers", extra={"champion": champion, "workers": ctx.config.workers})
     servers.start_mlapp(ctx)  # loads its model while the others start
-    top = servers.ceiling(ctx, free_port())
+    top = servers.ceiling(ctx)
     theirs = servers.mlflow_serve(ctx, champion, free_port())
-    seldon = mlserver_peer.mlserver(ctx, champion, free_port())
-    bento = bentoml_peer.bentoml_server(ctx, champion, free_port())
+    seldon = mlserver_peer.mlserver(ctx, champion)
+    bento = bentoml_peer.bentoml_server(ctx, champion)
     with servers.running(top, theirs, seldon, bento):
         mlapp = servers.mlapp(ctx)
         peers = {
