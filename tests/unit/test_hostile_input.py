@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.events import Event
+from common.schema import TEXT_FIELDS
 from common.settings import Settings
 from dbapp.app import create_app as create_dbapp
 from mlapp.app import create_app as create_mlapp
@@ -56,7 +57,11 @@ def hostile_record() -> st.SearchStrategy[Any]:
     bad_value = JSON.filter(
         lambda v: isinstance(v, bool | list | dict) or v is None or v in (10**400, -(10**400), 2**70, -(2**70))
     )
-    one_bad = st.tuples(st.sampled_from(sorted(fx.record())), bad_value)
+    # A number is a valid text (a ZIP code sent as a number), so 2**70 is hostile only in a numeric field; 10**400
+    # is longer than any text may be.
+    one_bad = st.tuples(st.sampled_from(sorted(fx.record())), bad_value).filter(
+        lambda kv: not (kv[0] in TEXT_FIELDS and kv[1] in (2**70, -(2**70)))
+    )
     return st.one_of(one_bad.map(lambda kv: {**fx.record(), kv[0]: kv[1]}), JSON)
 
 
