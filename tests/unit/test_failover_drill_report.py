@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from typing import cast
+
+import pytest
+
+from common.settings import ConfigError
+from platform_chaos.config import DrillConfig
+from platform_chaos.drill import wait_for_end
 from platform_chaos.drill_report import outcome
-from platform_chaos.drill_watch import Sample
+from platform_chaos.drill_watch import Sample, Watcher
 from platform_chaos.ledger import Ledger
 
 A, B = "region-a", "region-b"
@@ -64,3 +72,35 @@ def test_no_failover_and_no_failback_are_reported_as_missed() -> None:
     result = outcome(ledger(2), {"collection_2": {}}, samples, killed_at=20.0, started=0.0)
     assert result.detected_after is None and result.failover_after is None and result.failback_after is None
     assert not result.passed
+
+
+class Watching:
+    def __init__(self, samples: list[Sample]) -> None:
+        self.samples = samples
+
+
+def drill_config(end_after_failback: str | None, seconds: float = 100) -> DrillConfig:
+    env = {"DRILL_SECONDS": str(seconds), "DRILL_KILL_AFTER_SECONDS": "20"}
+    return DrillConfig.from_env(
+        env | ({"DRILL_END_AFTER_FAILBACK_SECONDS": end_after_failback} if end_after_failback else {})
+    )
+
+
+def test_the_load_ends_that_long_after_traffic_is_back_on_region_a() -> None:
+    started = time.monotonic() - 52  # traffic came back at 47 s: 52 s is past 47 + 4
+    wait_for_end(drill_config("4"), cast(Watcher, Watching(timeline())), killed_at=20.0, started=started)
+    assert time.monotonic() - started < 60
+
+
+def test_without_a_failback_or_the_setting_the_load_runs_its_whole_duration() -> None:
+    for setting, samples in (("4", timeline()[:4]), (None, timeline())):
+        started = time.monotonic() - 99.2  # 0.8 s before DRILL_SECONDS (100 s) end
+        wait_for_end(drill_config(setting), cast(Watcher, Watching(samples)), killed_at=20.0, started=started)
+        assert time.monotonic() - started >= 100
+
+
+def test_a_negative_end_after_failback_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="DRILL_END_AFTER_FAILBACK_SECONDS"):
+        drill_config("-1")
+    assert drill_config("4").end_after_failback_seconds == 4.0
+    assert drill_config(None).end_after_failback_seconds is None

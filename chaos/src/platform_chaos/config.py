@@ -56,6 +56,9 @@ class DrillConfig:
     clients: int  # DRILL_CLIENTS: load threads, each alternating a prediction and a correction
     rate: float  # DRILL_RATE: requests a second each client starts at most
     work_dir: Path  # DRILL_WORK_DIR: the regions' data and every component's log
+    # DRILL_END_AFTER_FAILBACK_SECONDS: end the load this long after traffic is back on region-a, before
+    # DRILL_SECONDS if that comes first (unset: the load runs DRILL_SECONDS)
+    end_after_failback_seconds: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DrillConfig:
@@ -72,4 +75,9 @@ class DrillConfig:
             clients=env_int(env, "DRILL_CLIENTS", 2, minimum=1, maximum=32),
             rate=env_float(env, "DRILL_RATE", 5.0, minimum=0, exclusive=True),
             work_dir=Path(env.get("DRILL_WORK_DIR", str(REPO_ROOT / "chaos" / ".drill"))).resolve(),
+            end_after_failback_seconds=(
+                env_float(env, "DRILL_END_AFTER_FAILBACK_SECONDS", 0.0, minimum=0)
+                if env.get("DRILL_END_AFTER_FAILBACK_SECONDS")
+                else None
+            ),
         )

@@ -23,7 +23,7 @@ from common.jsonlog import configure_logging
 from common.settings import ConfigError
 from local_platform.processes import free_port
 from platform_chaos.config import DrillConfig
-from platform_chaos.drill_report import Outcome, outcome, print_report
+from platform_chaos.drill_report import Outcome, failback_at, outcome, print_report
 from platform_chaos.drill_watch import Watcher, sigkill_listening
 from platform_chaos.ledger import Ledger
 from platform_chaos.load import Pace, start_load
@@ -85,7 +85,7 @@ def run_drill(config: DrillConfig, env: dict[str, str]) -> Outcome:
     ledger.phase = "after the kill"
     sigkill_listening(int(env["WEBAPP_PORT"]), "region-a's webapp")
     sigkill_listening(int(env["MLAPP_PORT"]), "region-a's mlapp")
-    time.sleep(max(0.0, config.duration_seconds - (time.monotonic() - started)))
+    wait_for_end(config, watcher, killed_at, started)
     stop_load.set()
     for client in clients:
         client.join(timeout=90)
@@ -94,6 +94,17 @@ def run_drill(config: DrillConfig, env: dict[str, str]) -> Outcome:
     dbapp = f"http://127.0.0.1:{env['DBAPP_PORT']}"
     stored = wait_stored(ledger, dbapp)
     return outcome(ledger, stored, watcher.samples, killed_at, started)
+
+
+def wait_for_end(config: DrillConfig, watcher: Watcher, killed_at: float, started: float) -> None:
+    """Until DRILL_SECONDS of load, or DRILL_END_AFTER_FAILBACK_SECONDS after traffic is back on region-a."""
+    settle = config.end_after_failback_seconds
+    while (elapsed := time.monotonic() - started) < config.duration_seconds:
+        back = failback_at(list(watcher.samples), killed_at) if settle is not None else None
+        if back is not None and settle is not None and elapsed >= back + settle:
+            log.info(f"traffic is back on region-a since {back:.1f} s: the load ends {settle:g} s after")
+            return
+        time.sleep(0.5)
 
 
 def wait_stored(ledger: Ledger, dbapp_url: str, timeout: float = 60) -> dict[str, dict[str, int]]:

@@ -59,17 +59,27 @@ def _since(moment: float | None, killed_at: float) -> float | None:
     return None if moment is None else round(moment - killed_at, 1)
 
 
+def moved_at(samples: list[Sample], killed_at: float) -> float | None:
+    """When traffic left region-a after the kill: its weight 0, region-b's above 0."""
+    return first(samples, killed_at, lambda s: s.weight.get(PRIMARY) == 0 and s.weight.get(SECONDARY, 0) > 0)
+
+
+def failback_at(samples: list[Sample], killed_at: float) -> float | None:
+    """When region-a had its full weight (as before the kill) again, after traffic had left it."""
+    full = max((s.weight.get(PRIMARY, 0.0) for s in samples if s.at < killed_at), default=0.0)
+    return first(samples, moved_at(samples, killed_at), lambda s: full > 0 and s.weight.get(PRIMARY) == full)
+
+
 def outcome(
     ledger: Ledger, stored: dict[str, dict[str, int]], samples: list[Sample], killed_at: float, started: float
 ) -> Outcome:
-    full = max((s.weight.get(PRIMARY, 0.0) for s in samples if s.at < killed_at), default=0.0)
     before = next((s for s in reversed(samples) if s.at < killed_at), None)
     baseline = before.failovers.get((PRIMARY, SECONDARY), 0.0) if before else 0.0
     detected = first(samples, killed_at, lambda s: s.health.get(PRIMARY) == 0)
     failover = first(samples, killed_at, lambda s: s.failovers.get((PRIMARY, SECONDARY), 0.0) > baseline)
-    moved = first(samples, killed_at, lambda s: s.weight.get(PRIMARY) == 0 and s.weight.get(SECONDARY, 0) > 0)
+    moved = moved_at(samples, killed_at)
     recovered = first(samples, detected, lambda s: s.health.get(PRIMARY) == 1)
-    failback = first(samples, moved, lambda s: full > 0 and s.weight.get(PRIMARY) == full)
+    failback = failback_at(samples, killed_at)
     requests = ledger.requests()
     corrections = [r for r in requests if r.kind == "correction" and r.accepted]
     counts = [stored.get(COLLECTIONS["correction"], {}).get(r.street, 0) for r in corrections]
