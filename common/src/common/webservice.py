@@ -29,6 +29,11 @@ from common.contracts.base import InputInvalid
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})  # probes and scrapes: logged at DEBUG
+# A run of 19 digits may be an integer outside 64 bits (2**63 has 19), which orjson rounds to a float. Found by
+# mapping every digit to "0" and all else to a space, then a substring search: 0.25 ms on a 1,000-house batch, where
+# the regular expression \d{19} took 3.5 ms.
+_DIGITS_AS_ZEROS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
 MAX_JSON_DEPTH = 32  # no payload of the platform nests deeper than 4; deeper is an attack on the parser
 
 
@@ -115,16 +120,26 @@ def json_body() -> Any:
     recursion, after a cheap count shows it is possible at all). The body was capped before it was read (see
     `common.openapi`), so a huge body is a 413 here, never parsed.
 
-    The standard library parses: orjson is 3x faster on a 1,000-house batch but reads an integer beyond 64 bits as
-    a float, which let such a value through a field the hostile-input tests expect refused.
+    orjson parses first (a 1,000-house batch: 0.8 ms against 2.2 ms for the standard library), and gives the same
+    values: it reads an integer beyond 64 bits as the nearest float, so a body with a run of 19 digits or more
+    goes to the standard library, as does every body orjson refuses (bad JSON, lone surrogates, other encodings),
+    which then decides and words the error.
     """
     data = request.get_data(cache=True)
     if not data.strip():
         raise BodyInvalid("the request body is empty; send a JSON document (Content-Type: application/json)")
-    document = _strict_loads(data)
+    long_number = _LONG_DIGIT_RUN in data.translate(_DIGITS_AS_ZEROS)
+    document = _strict_loads(data) if long_number else _fast_loads(data)
     if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _depth(document) > MAX_JSON_DEPTH:
         raise BodyInvalid(f"the JSON document is nested more than {MAX_JSON_DEPTH} levels deep")
     return document
+
+
+def _fast_loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _strict_loads(data)
 
 
 def _strict_loads(data: bytes) -> Any:
