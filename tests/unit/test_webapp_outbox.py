@@ -114,6 +114,24 @@ def test_rows_a_dead_worker_had_claimed_are_free_at_once(tmp_path: Path) -> None
     assert [e.event_id for e in bus.published] == [dead.event_id]
 
 
+def test_a_zombie_worker_counts_as_dead(tmp_path: Path) -> None:
+    """A killed worker nobody reaped (its master died too, and the init process does not reap) is a zombie: it
+    answers signal 0, yet its claims must be free at once."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        os.kill(pid, 0)  # still there for signal 0
+        assert not outbox_module._alive(pid)
+        assert outbox_module._alive(os.getpid())
+    finally:
+        os.waitpid(pid, 0)
+
+
 def _open_at(path: str, start: Any) -> None:
     start.wait()
     outbox_module._open(Path(path)).close()

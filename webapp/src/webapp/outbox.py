@@ -169,4 +169,14 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # it exists, under another user
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed worker whose parent died too stays a zombie until an init process reaps it, which some container
+    and sandbox inits never do: it answers signal 0 like a live process, and its claims waited out CLAIM_SECONDS."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # not Linux, or gone meanwhile
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"  # the state follows the command name, which may hold ")"
