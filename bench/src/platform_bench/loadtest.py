@@ -101,10 +101,12 @@ def _wrk(target: Target, concurrency: int, threads: int, seconds: float) -> wrk.
 def measure(
     ctx: BenchContext, targets: Sequence[Target], concurrencies: Sequence[int]
 ) -> dict[tuple[str, int], Measured]:
-    """A short warm-up per target, then `ctx.config.rounds` rounds of every (concurrency, target) pair."""
+    """A short warm-up per target (WARMUP_SECONDS, never longer than one run), then `ctx.config.rounds` rounds of
+    every (concurrency, target) pair."""
     cores = os.cpu_count() or 1
+    warmup = min(WARMUP_SECONDS, ctx.config.duration_seconds)
     for target in targets:
-        warm = _wrk(target, max(concurrencies), wrk.threads_for(max(concurrencies), cores), WARMUP_SECONDS)
+        warm = _wrk(target, max(concurrencies), wrk.threads_for(max(concurrencies), cores), warmup)
         log.info("warmed up", extra={"target": target.name, "requests": warm.requests, "errors": warm.errors})
     results: dict[tuple[str, int], Measured] = {}
     for round_index in range(ctx.config.rounds):
