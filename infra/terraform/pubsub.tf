@@ -13,7 +13,7 @@ locals {
   subscriptions = {
     dbapp-predictions = {
       topic                      = "predictions"
-      ack_deadline_seconds       = 60
+      ack_deadline_seconds       = 20
       message_retention_duration = "604800s"
       max_delivery_attempts      = 10
       minimum_backoff            = "10s"
@@ -21,7 +21,7 @@ locals {
     }
     dbapp-corrections = {
       topic                      = "corrections"
-      ack_deadline_seconds       = 60
+      ack_deadline_seconds       = 20
       message_retention_duration = "604800s"
       max_delivery_attempts      = 10
       minimum_backoff            = "10s"
@@ -29,7 +29,7 @@ locals {
     }
     dispatcher-dataset-versions = {
       topic                      = "dataset-versions"
-      ack_deadline_seconds       = 60
+      ack_deadline_seconds       = 20
       message_retention_duration = "604800s"
       max_delivery_attempts      = 10
       minimum_backoff            = "10s"
