@@ -76,8 +76,10 @@ def _write(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
-def prometheus_child(binary: str, ports: Ports, home: Path, alertmanager: bool, log_dir: Path | None) -> Child:
-    config = _write(home / "prometheus.yml", prometheus_config(ports, alertmanager))
+def prometheus_child(
+    binary: str, ports: Ports, home: Path, alertmanager: bool, log_dir: Path | None, scrape_interval: str = "15s"
+) -> Child:
+    config = _write(home / "prometheus.yml", prometheus_config(ports, alertmanager, scrape_interval))
     cmd = [
         binary,
         f"--config.file={config}",
@@ -124,9 +126,9 @@ def _usable(name: str, binary: str | None, port: int) -> str | None:
     return binary
 
 
-def start(ports: Ports, data_dir: Path, log_dir: Path | None = None) -> list[Child]:
+def start(ports: Ports, data_dir: Path, log_dir: Path | None = None, scrape_interval: str = "15s") -> list[Child]:
     """Start Alertmanager, then Prometheus, as far as they are installed and their ports free; the children that
-    run, for the caller to supervise and stop."""
+    run, for the caller to supervise and stop. `scrape_interval` is also the rules' evaluation interval."""
     prometheus = _usable("prometheus", shutil.which("prometheus"), ports.prometheus)
     if prometheus is None:
         return []
@@ -137,7 +139,8 @@ def start(ports: Ports, data_dir: Path, log_dir: Path | None = None) -> list[Chi
         child = _started(alertmanager_child(manager, ports.alertmanager, home, log_dir), ports.alertmanager)
         children += [child] if child else []
     home = data_dir / "prometheus"
-    child = _started(prometheus_child(prometheus, ports, home, bool(children), log_dir), ports.prometheus)
+    child = prometheus_child(prometheus, ports, home, bool(children), log_dir, scrape_interval)
+    child = _started(child, ports.prometheus)
     return children + ([child] if child else [])
 
 
