@@ -112,11 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     weights = commands.add_parser("keep-weights", help="keep the live HTTPRoute's weights")
     weights.add_argument("live", type=Path, help="the live objects (kubectl get -f ... -o json)")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format='{"severity": "%(levelname)s", "logger": "%(name)s", "message": %(message_json)s}',
-    )
-    logging.getLogger().handlers[0].addFilter(_json_message)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     if args.command == "keep-weights":
         objects = keep_weights(parse_objects(sys.stdin.read()), parse_objects(args.live.read_text()))
         sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=1) + "\n")
@@ -133,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _json_message(record: logging.LogRecord) -> bool:
-    """The message as a JSON string, so each stderr line is one JSON object."""
-    record.message_json = json.dumps(record.getMessage())
-    return True
+class _JsonLines(logging.Formatter):
+    """One JSON object a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"severity": record.levelname, "logger": record.name, "message": record.getMessage()})
 
 
 if __name__ == "__main__":

@@ -94,6 +94,11 @@ def _file_name(target: str) -> str:
     return f"{target.replace('/', '-')}.yaml"
 
 
+def _in_file(found: dict | str, name: str) -> bool:
+    """A check (a dict with its file path) or a parsing error (the path itself) of the file `name`."""
+    return Path(found["file_path"] if isinstance(found, dict) else found).name == name
+
+
 @pytest.fixture(scope="module")
 def rendered_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One checkov run over every rendered overlay, each in its own file (a run costs ~10 s of start-up alone)."""
@@ -107,10 +112,7 @@ def rendered_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.mark.parametrize("target", PROD_LIKE)
 def test_rendered_prod_overlay(rendered_results: dict, target: str):
     name = _file_name(target)
-    result = {
-        key: [c for c in checks if Path(c["file_path"]).name == name] if key != "parsing_errors" else checks
-        for key, checks in rendered_results.items()
-    }
+    result = {key: [c for c in found if _in_file(c, name)] for key, found in rendered_results.items()}
     assert_clean(result)
     annotations = [
         value

@@ -75,9 +75,5 @@ class DrillConfig:
             clients=env_int(env, "DRILL_CLIENTS", 2, minimum=1, maximum=32),
             rate=env_float(env, "DRILL_RATE", 5.0, minimum=0, exclusive=True),
             work_dir=Path(env.get("DRILL_WORK_DIR", str(REPO_ROOT / "chaos" / ".drill"))).resolve(),
-            end_after_failback_seconds=(
-                env_float(env, "DRILL_END_AFTER_FAILBACK_SECONDS", 0.0, minimum=0)
-                if env.get("DRILL_END_AFTER_FAILBACK_SECONDS")
-                else None
-            ),
+            end_after_failback_seconds=env_float(env, "DRILL_END_AFTER_FAILBACK_SECONDS", None, minimum=0),
         )

@@ -100,8 +100,8 @@ def wait_for_end(config: DrillConfig, watcher: Watcher, killed_at: float, starte
     """Until DRILL_SECONDS of load, or DRILL_END_AFTER_FAILBACK_SECONDS after traffic is back on region-a."""
     settle = config.end_after_failback_seconds
     while (elapsed := time.monotonic() - started) < config.duration_seconds:
-        back = failback_at(list(watcher.samples), killed_at) if settle is not None else None
-        if back is not None and settle is not None and elapsed >= back + settle:
+        back = failback_at(list(watcher.samples), killed_at)
+        if settle is not None and back is not None and elapsed >= back + settle:
             log.info(f"traffic is back on region-a since {back:.1f} s: the load ends {settle:g} s after")
             return
         time.sleep(0.5)

@@ -58,20 +58,20 @@ def post_worker_init(worker: Any) -> None:
     single idle connection, where none held it 0.4 s. A request in flight still gets the graceful timeout; an
     idle connection carries none, and HTTP lets a server close it at any time. Other worker classes are left
     as they are."""
-    queue = getattr(worker, "method_queue", None)
-    if queue is None or not all(hasattr(worker, name) for name in _IDLE_QUEUES):
+    if not all(hasattr(worker, name) for name in _GTHREAD_PARTS):
         return
     graceful_exit = worker.handle_exit
 
     def exit_closing_idle(signum: int, frame: Any) -> None:
         graceful_exit(signum, frame)
-        queue.defer(_close_idle_connections, worker)  # run by the worker's own loop, on its main thread
+        worker.method_queue.defer(_close_idle_connections, worker)  # run by the worker's loop, on its main thread
 
     signal.signal(signal.SIGTERM, exit_closing_idle)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn sets it: SIGTERM does not cut short a request's I/O
 
 
-_IDLE_QUEUES = ("keepalived_conns", "pending_conns", "murder_keepalived", "murder_pending")
+# what the threaded worker has and the hook uses (its internals: a worker without them is left alone)
+_GTHREAD_PARTS = ("method_queue", "keepalived_conns", "pending_conns", "murder_keepalived", "murder_pending")
 
 
 def _close_idle_connections(worker: Any) -> None:

@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from pydantic import SecretStr
 
@@ -154,6 +155,7 @@ def env_int(
     return value
 
 
+@overload
 def env_float(
     env: Mapping[str, str],
     name: str,
@@ -162,8 +164,28 @@ def env_float(
     minimum: float | None = None,
     maximum: float | None = None,
     exclusive: bool = False,
-) -> float:
-    """A finite number; `exclusive` makes the bounds themselves invalid (e.g. a split strictly inside (0, 1))."""
+) -> float: ...
+@overload
+def env_float(
+    env: Mapping[str, str],
+    name: str,
+    default: None,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+) -> float | None: ...
+def env_float(
+    env: Mapping[str, str],
+    name: str,
+    default: float | None,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+) -> float | None:
+    """A finite number (unset: `default`, which may be None for "not set"); `exclusive` makes the bounds themselves
+    invalid (e.g. a split strictly inside (0, 1))."""
     raw = (env.get(name) or "").strip()
     if not raw:
         return default

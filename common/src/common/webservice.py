@@ -120,10 +120,9 @@ def json_body() -> Any:
     recursion, after a cheap count shows it is possible at all). The body was capped before it was read (see
     `common.openapi`), so a huge body is a 413 here, never parsed.
 
-    orjson parses first (a 1,000-house batch: 0.8 ms against 2.2 ms for the standard library), and gives the same
-    values: it reads an integer beyond 64 bits as the nearest float, so a body with a run of 19 digits or more
-    goes to the standard library, as does every body orjson refuses (bad JSON, lone surrogates, other encodings),
-    which then decides and words the error.
+    orjson parses (a 1,000-house batch: 0.9 ms against 2.7 ms for the standard library) unless the body holds a
+    run of 19 digits (`_LONG_DIGIT_RUN`); that body, and every body orjson refuses (bad JSON, lone surrogates,
+    other encodings), goes to the standard library, which then decides and words the error.
     """
     data = request.get_data(cache=True)
     if not data.strip():
