@@ -114,3 +114,21 @@ def test_a_bad_log_format_stops_gunicorn_naming_the_variable() -> None:
     found = subprocess.run(probe, env=env, capture_output=True, text=True)
     assert found.returncode != 0
     assert "LOG_FORMAT must be one of auto, json, text, got 'colourful'" in found.stderr
+
+
+@pytest.mark.parametrize("module", ["common.gunicorn_conf", "mlapp.gunicorn_conf"])
+def test_gunicorn_builds_no_access_line_of_its_own(module: str, saved_logging: None) -> None:
+    """The apps write their access lines; gunicorn's logger, as configured, must not build one per request (with
+    `logconfig_dict` set, gunicorn's default logger computes every line for a logger that writes nowhere)."""
+    conf = importlib.reload(importlib.import_module(module))
+    config = Config()
+    for name in ("logger_class", "logconfig_dict"):
+        config.set(name, getattr(conf, name))
+    logger = config.logger_class(config)
+    assert logger.access_log_enabled is False
+
+    class Untouchable:
+        def __getattr__(self, name: str) -> None:
+            raise AssertionError(f"gunicorn read {name} to build an access line")
+
+    logger.access(Untouchable(), Untouchable(), {}, Untouchable())

@@ -34,6 +34,7 @@ graceful_timeout = _server.graceful_timeout
 control_socket_disable = True
 keepalive = 5
 accesslog = None
+logger_class = "common.gunicorn_logger.AppLogger"  # gunicorn's logger without its access lines (the apps write theirs)
 logconfig_dict = gunicorn_logging(_server.service_name)
 
 
