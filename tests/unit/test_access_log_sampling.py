@@ -70,3 +70,34 @@ def test_the_share_is_read_once_and_must_be_between_0_and_1() -> None:
     assert Settings.from_env("t", {"GCP_PROJECT": "p", "ACCESS_LOG_SAMPLE": "0.05"}).access_log_sample == 0.05
     with pytest.raises(ConfigError, match="ACCESS_LOG_SAMPLE must be between 0 and 1, got 2"):
         Settings.from_env("t", {"GCP_PROJECT": "p", "ACCESS_LOG_SAMPLE": "2"})
+
+
+def test_mlapp_logs_one_routine_prediction_in_20_unless_told_otherwise() -> None:
+    from mlapp.config import MlappConfig
+
+    assert MlappConfig.from_env({}).settings.access_log_sample == 0.05
+    assert MlappConfig.from_env({"ACCESS_LOG_SAMPLE": "1"}).settings.access_log_sample == 1.0
+    assert Settings.from_env("dbapp", {"GCP_PROJECT": "p"}).access_log_sample == 1.0  # the others: every request
+
+
+def test_the_request_id_is_the_callers_or_a_new_one_and_tags_the_requests_log_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = app_with(1.0)
+
+    @app.get("/says")
+    def says() -> Response:
+        logging.getLogger("sampled.route").info("inside", extra={"seen": webservice.request_id()})
+        return jsonify(ok=True)
+
+    client = app.test_client()
+    assert client.get("/says", headers={"X-Request-ID": "trace-1"}).headers[webservice.REQUEST_ID_HEADER] == "trace-1"
+    generated = client.get("/says", headers={"X-Request-ID": "bad id with spaces"}).headers[
+        webservice.REQUEST_ID_HEADER
+    ]
+    assert len(generated) == 32 and generated != "bad id with spaces"
+    seen = [getattr(r, "seen", None) for r in caplog.records if r.name == "sampled.route"]
+    assert seen == ["trace-1", generated]
+    access = [r for r in caplog.records if r.name == "sampled.access"]
+    assert [(r.request_id, r.path, r.status) for r in access] == [("trace-1", "/says", 200), (generated, "/says", 200)]

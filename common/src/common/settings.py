@@ -49,13 +49,22 @@ class Settings:
     batch_size: int
     train_test_split: float
     # ACCESS_LOG_SAMPLE: the share of fast, successful requests written to the access log (errors, refusals and
-    # slow requests always are; metrics count every request). 1 by default: every request.
+    # slow requests always are; metrics count every request). By default every request, except where the service
+    # gives its own default (mlapp).
     access_log_sample: float = 1.0
 
     @classmethod
-    def from_env(cls, service: str, env: Mapping[str, str] | None = None, *, require_project: bool = True) -> Settings:
+    def from_env(
+        cls,
+        service: str,
+        env: Mapping[str, str] | None = None,
+        *,
+        require_project: bool = True,
+        access_log_sample: float = 1.0,
+    ) -> Settings:
         """`require_project=False` is for jobs whose bus use is optional: without GCP_PROJECT and
-        PUBSUB_EMULATOR_HOST, `gcp_project` is then "" instead of a `ConfigError`."""
+        PUBSUB_EMULATOR_HOST, `gcp_project` is then "" instead of a `ConfigError`. `access_log_sample` is the
+        service's default for ACCESS_LOG_SAMPLE."""
         env = os.environ if env is None else env
         data_dir = platform_data_dir(env)
         emulator = env.get("PUBSUB_EMULATOR_HOST") or None
@@ -85,7 +94,7 @@ class Settings:
             collection_corrections=env.get("COLLECTION_2", "collection_2"),
             batch_size=env_int(env, "BATCH_SIZE", 1000, minimum=1),
             train_test_split=env_float(env, "TRAIN_TEST_SPLIT", 0.8, minimum=0, maximum=1, exclusive=True),
-            access_log_sample=env_float(env, "ACCESS_LOG_SAMPLE", 1.0, minimum=0, maximum=1),
+            access_log_sample=env_float(env, "ACCESS_LOG_SAMPLE", access_log_sample, minimum=0, maximum=1),
         )
 
     @property

@@ -15,7 +15,8 @@ import random
 import re
 import time
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Flask, Response, current_app, g, has_request_context, jsonify, request
@@ -26,7 +27,13 @@ from common.api_tokens import VARIABLE as API_TOKENS_VARIABLE
 from common.api_tokens import ApiTokens
 from common.contracts.base import InputInvalid
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # the header as WSGI names it
+REQUEST_ID_KEY = "platform.request_id"  # the WSGI environ key holding the current request's id
+WSGI_PATH, WSGI_METHOD = "PATH_INFO", "REQUEST_METHOD"  # keys of the WSGI environ (not environment variables)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})  # probes and scrapes: logged at DEBUG
 # A run of 19 digits may be an integer outside 64 bits (2**63 has 19), which orjson rounds to a float. Found by
@@ -39,7 +46,7 @@ MAX_JSON_DEPTH = 32  # no payload of the platform nests deeper than 4; deeper is
 
 def request_id() -> str | None:
     """The current request's id, or None outside a request."""
-    return g.get("request_id") if has_request_context() else None
+    return request.environ.get(REQUEST_ID_KEY) if has_request_context() else None
 
 
 class RequestIdFilter(logging.Filter):
@@ -68,41 +75,45 @@ def install_request_log(app: Flask, service: str, sample: float = 1.0) -> None:
     `sample` (ACCESS_LOG_SAMPLE) is the share of fast, successful requests that get an access line: a line costs
     ~50 us of CPU, a quarter of mlapp's own work for a prediction. Every request answered 400 or above and every
     request slower than `SLOW_REQUEST_MS` still gets one, and the metrics count every request."""
-    access = logging.getLogger(f"{service}.access")
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
             handler.addFilter(RequestIdFilter())
+    app.wsgi_app = RequestLog(app.wsgi_app, logging.getLogger(f"{service}.access"), sample)  # type: ignore[method-assign]
 
-    @app.before_request
-    def _start() -> None:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
-        g.started = time.perf_counter()
 
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        quiet = request.path in QUIET_PATHS and response.status_code < 500
-        routine = response.status_code < 400 and elapsed_ms < SLOW_REQUEST_MS
-        if routine and sample < 1.0 and random.random() >= sample:
-            return response
-        access.log(
-            logging.DEBUG if quiet else logging.INFO,
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "request_id": g.get("request_id"),
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round(elapsed_ms, 3),
-                "pid": os.getpid(),
-            },
-        )
-        return response
+class RequestLog:
+    """WSGI middleware around the Flask app: the request id (the caller's `X-Request-ID`, else a new one) goes into
+    the environ (`request_id()`) and the answer's headers, and one access line per request is logged.
+
+    Middleware, not `before_request`/`after_request` hooks: it reads the WSGI environ directly instead of through
+    Flask's context-local proxies, and Flask calls no hooks for it (measured on mlapp's `POST /predict`, in
+    process: the hooks cost ~15 us a request, this ~4 us)."""
+
+    def __init__(self, app: WSGIApplication, access: logging.Logger, sample: float) -> None:
+        self.app, self.access, self.sample = app, access, sample
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        given = environ.get(REQUEST_ID_ENVIRON, "")
+        rid = environ[REQUEST_ID_KEY] = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        started = time.perf_counter()
+        answered: list[str] = []
+
+        def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answered.append(status)
+            return start_response(status, [*headers, (REQUEST_ID_HEADER, rid)], exc_info)
+
+        body = self.app(environ, start_with_id)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        status = int(answered[-1][:3]) if answered else 500
+        if status < 400 and elapsed_ms < SLOW_REQUEST_MS and self.sample < 1.0 and random.random() >= self.sample:
+            return body
+        path = environ.get(WSGI_PATH, "").encode("latin-1").decode("utf-8", "replace")  # WSGI's latin-1 form
+        method = environ.get(WSGI_METHOD, "")
+        quiet = path in QUIET_PATHS and status < 500
+        extra = {"request_id": rid, "method": method, "path": path, "status": status,
+                 "duration_ms": round(elapsed_ms, 3), "pid": os.getpid()}  # fmt: skip
+        self.access.log(logging.DEBUG if quiet else logging.INFO, "%s %s %s", method, path, status, extra=extra)
+        return body
 
 
 class BodyInvalid(BadRequest):

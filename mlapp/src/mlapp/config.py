@@ -12,6 +12,9 @@ SERVICE = "mlapp"
 DEFAULT_POLL_SECONDS = 30.0
 DEFAULT_MAX_BATCH = 10_000
 DEFAULT_DRIFT_WINDOW = 1_000
+# One fast, successful prediction in 20 gets an access line (every refusal, error and slow request gets one, and
+# the metrics count every request): a line cost more CPU than the prediction it described (README, Performance).
+DEFAULT_ACCESS_LOG_SAMPLE = 0.05
 
 # MLflow's HTTP client retries a refused connection 7 times with exponential back-off (minutes in all). mlapp
 # checks the registry again on every poll anyway, so one check gives up sooner and the next poll retries.
@@ -34,7 +37,9 @@ class MlappConfig:
     def from_env(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None) -> MlappConfig:
         env = os.environ if env is None else env
         # The bus is optional for mlapp (alias polling alone still finds new champions), so no project is fine.
-        settings = settings or Settings.from_env(SERVICE, env, require_project=False)
+        settings = settings or Settings.from_env(
+            SERVICE, env, require_project=False, access_log_sample=DEFAULT_ACCESS_LOG_SAMPLE
+        )
         return cls(
             settings=settings,
             poll_seconds=env_float(env, "MODEL_POLL_SECONDS", DEFAULT_POLL_SECONDS, minimum=0, exclusive=True),
