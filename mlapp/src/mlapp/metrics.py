@@ -14,6 +14,7 @@ window size the smallest (a full window means every worker's PSI stands on a ful
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
@@ -111,6 +112,15 @@ LAST_PREDICTION_TIME = Gauge(
 PREDICTED_PRICE = Histogram(
     "predicted_price_dollars", "Prices answered by POST /predict", buckets=PRICE_BUCKETS, registry=REGISTRY
 )
+
+
+@functools.cache
+def prediction_served(experiment: str) -> tuple[Counter, Histogram]:
+    """The success counter and latency histogram of `POST /predict` for one model family, labelled once per
+    process: `labels()` takes a lock and checks its values on every call, a quarter of the metrics' cost a
+    prediction. (No series here is ever removed, so a cached child stays the one exported.)"""
+    return PREDICTION_REQUESTS.labels(RequestStatus.SUCCESS, experiment), PREDICTION_LATENCY.labels(experiment)
+
 
 BATCH_REQUESTS = Counter(
     "batch_prediction_requests_total",

@@ -7,7 +7,6 @@ naming the fields, and a model that returns no usable number is a 500.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -103,13 +102,15 @@ def predict() -> Response | tuple[Response, int]:
             log.exception("prediction failed", extra={"model_version": model.version})
             return jsonify(error=f"the model could not price this house: {exc}", request_id=request_id()), 500
         holder.drift.record_one(model, record)
-        m.PREDICTION_REQUESTS.labels(m.RequestStatus.SUCCESS, experiment).inc()
-        m.PREDICTION_LATENCY.labels(experiment).observe(time.perf_counter() - started)
+        served, latency = m.prediction_served(experiment)
+        served.inc()
+        latency.observe(time.perf_counter() - started)
         m.PREDICTED_PRICE.observe(price)
         m.LAST_PREDICTION_TIME.set_to_current_time()
-        # Built by hand from the pre-serialised summary: jsonify was ~15 us of a ~150 us handler.
+        # Built by hand from the pre-serialised summary: jsonify was ~15 us of a ~150 us handler. A finite float's
+        # repr is its JSON text.
         return current_app.response_class(
-            f'{{"result":{json.dumps(price)},"model":{model.summary_json}}}\n', mimetype="application/json"
+            f'{{"result":{price!r},"model":{model.summary_json}}}\n', mimetype="application/json"
         )
 
 
