@@ -101,3 +101,9 @@ def test_the_request_id_is_the_callers_or_a_new_one_and_tags_the_requests_log_li
     assert seen == ["trace-1", generated]
     access = [r for r in caplog.records if r.name == "sampled.access"]
     assert [(r.request_id, r.path, r.status) for r in access] == [("trace-1", "/says", 200), (generated, "/says", 200)]
+
+
+def test_the_access_line_names_a_non_ascii_path_as_sent(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    assert app_with(0.0).test_client().get("/caf%C3%A9").status_code == 404
+    assert [(r.path, r.status) for r in caplog.records if r.name == "sampled.access"] == [("/café", 404)]
