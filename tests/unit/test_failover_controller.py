@@ -197,3 +197,14 @@ def test_prometheus_rates_by_region_and_an_unreachable_prometheus_is_no_rate(pro
     assert rates == Rates({"a": 3.5}, {})  # a series without a region, and NaN (no requests), are left out
     assert queries == ["sum by (region) (rate(requests[2m]))", "error ratio"]
     assert PrometheusRates("http://127.0.0.1:9", "q", "q", timeout=0.5).read() == Rates()
+
+
+def test_each_change_to_unhealthy_is_counted_once():
+    a, b = "unit-blip-a", "unit-blip-b"
+    rounds = [{a: OK, b: OK}] + [{a: DOWN, b: OK}] * 4 + [{a: OK, b: OK}]
+    ctl, _ = controller((a, b), rounds)
+    assert sample("region_unhealthy_events_total", region=a) == 0  # exported from the start
+    for _ in range(6):
+        ctl.tick()
+    assert sample("region_unhealthy_events_total", region=a) == 1  # unhealthy for rounds 4-5, counted once
+    assert sample("region_health_status", region=a) == 1  # healthy again: only the count remembers

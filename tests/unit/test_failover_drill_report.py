@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import cast
 
 import pytest
@@ -104,3 +105,25 @@ def test_a_negative_end_after_failback_is_refused_naming_the_variable() -> None:
         drill_config("-1")
     assert drill_config("4").end_after_failback_seconds == 4.0
     assert drill_config(None).end_after_failback_seconds is None
+
+
+def test_an_unhealthy_blip_between_two_samples_still_counts_as_detected() -> None:
+    """A region restarted within a second is unhealthy for one controller round: the gauge never reads 0 in a
+    sample, the controller's count of unhealthy events does go up."""
+    book = ledger(10)
+    stored = {"collection_2": {r.street: 1 for r in book.requests()}}
+
+    def blip(at: float, weight_a: float, events: float, **counts: float) -> Sample:
+        return replace(sample(at, 1, weight_a, **counts), unhealthy={A: events, B: 0})
+
+    samples = [
+        blip(19, 100, 2),
+        blip(21, 50, 2),
+        blip(25, 0, 3, failovers=1),
+        blip(27, 100, 3, failovers=1, failbacks=1),
+    ]
+    result = outcome(book, stored, samples, killed_at=20.0, started=0.0)
+    assert result.detected_after == 5.0 and result.failover_after == 5.0
+    assert result.passed, result.checks
+    still = [replace(s, unhealthy={A: 2, B: 0}) for s in samples]  # the count never moved: nothing detected
+    assert outcome(book, stored, still, killed_at=20.0, started=0.0).detected_after is None

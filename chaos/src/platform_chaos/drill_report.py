@@ -16,7 +16,7 @@ MAX_FAILED_SHARE = 0.02
 @dataclass
 class Outcome:
     killed_at: float
-    detected_after: float | None  # region-a read unhealthy (region_health_status 0)
+    detected_after: float | None  # region-a unhealthy (region_health_status 0, or region_unhealthy_events_total up)
     failover_after: float | None  # failover_events_total{region-a -> region-b} counted
     moved_after: float | None  # region-a's weight 0, region-b's full
     recovered_after: float | None  # region-a healthy again
@@ -75,7 +75,12 @@ def outcome(
 ) -> Outcome:
     before = next((s for s in reversed(samples) if s.at < killed_at), None)
     baseline = before.failovers.get((PRIMARY, SECONDARY), 0.0) if before else 0.0
-    detected = first(samples, killed_at, lambda s: s.health.get(PRIMARY) == 0)
+    unhealthy_before = before.unhealthy.get(PRIMARY, 0.0) if before else 0.0
+    # read unhealthy, or counted unhealthy since the last sample: a region restarted within a second can be
+    # unhealthy for one controller round only, between two samples
+    detected = first(
+        samples, killed_at, lambda s: s.health.get(PRIMARY) == 0 or s.unhealthy.get(PRIMARY, 0.0) > unhealthy_before
+    )
     failover = first(samples, killed_at, lambda s: s.failovers.get((PRIMARY, SECONDARY), 0.0) > baseline)
     moved = moved_at(samples, killed_at)
     recovered = first(samples, detected, lambda s: s.health.get(PRIMARY) == 1)

@@ -26,6 +26,7 @@ class Sample:
     health: dict[str, float]  # region_health_status by region
     weight: dict[str, float]  # region_traffic_weight by region
     failovers: dict[tuple[str, str], float]  # failover_events_total by (source, target)
+    unhealthy: dict[str, float] = field(default_factory=dict)  # region_unhealthy_events_total by region
 
 
 def read_sample(url: str, at: float) -> Sample | None:
@@ -36,6 +37,7 @@ def read_sample(url: str, at: float) -> Sample | None:
     health: dict[str, float] = {}
     weight: dict[str, float] = {}
     failovers: dict[tuple[str, str], float] = {}
+    unhealthy: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "region_health_status":
@@ -44,7 +46,9 @@ def read_sample(url: str, at: float) -> Sample | None:
                 weight[sample.labels["region"]] = sample.value
             elif sample.name == "failover_events_total":
                 failovers[(sample.labels["source_region"], sample.labels["target_region"])] = sample.value
-    return Sample(at, health, weight, failovers)
+            elif sample.name == "region_unhealthy_events_total":
+                unhealthy[sample.labels["region"]] = sample.value
+    return Sample(at, health, weight, failovers, unhealthy)
 
 
 @dataclass(eq=False)  # a thread must stay hashable

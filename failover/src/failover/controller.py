@@ -20,7 +20,7 @@ from failover.decisions import Decision, Policy, State, step
 from failover.drivers.base import Driver, DriverError
 from failover.latency import LatencyWindow
 from failover.rates import Rates
-from failover.scoring import STATUS_VALUE, Observation
+from failover.scoring import STATUS_VALUE, Health, Observation
 
 log = logging.getLogger("failover")
 
@@ -53,6 +53,7 @@ class Controller:
         self.in_sync = False  # the load balancer held the decided weights at the end of the last round
         self._driver_failed = False  # the last attempt failed (logged once per outage)
         for source in regions:
+            metrics.UNHEALTHY_EVENTS.labels(source)  # 0 from the start, as the failovers below
             for target in regions:
                 if source != target:
                     metrics.FAILOVER_EVENTS.labels(source, target)  # 0 from the start, so increase() sees the first
@@ -87,6 +88,8 @@ class Controller:
     def _log_changes(self, previous: State, observations: Mapping[str, Observation]) -> None:
         for name, now in self.state.regions.items():
             before = previous.regions[name]
+            if now.health is Health.UNHEALTHY and before.health is not Health.UNHEALTHY:
+                metrics.UNHEALTHY_EVENTS.labels(name).inc()
             if (now.health, now.level) != (before.health, before.level):
                 log.info(
                     "region health changed",

@@ -8,6 +8,11 @@ from prometheus_client import Counter, Gauge
 REGION_HEALTH = Gauge(
     "region_health_status", "Each region's score at the latest check: 1 healthy, 0.5 degraded, 0 unhealthy", ["region"]
 )
+UNHEALTHY_EVENTS = Counter(
+    "region_unhealthy_events_total",
+    "Times a region became unhealthy: counted, so a region that recovers before the next scrape is still seen",
+    ["region"],
+)
 TRAFFIC_WEIGHT = Gauge(
     "region_traffic_weight",
     "The traffic weight the load balancer holds for each region (0: no new requests)",
