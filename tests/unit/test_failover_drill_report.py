@@ -124,6 +124,10 @@ def test_an_unhealthy_blip_between_two_samples_still_counts_as_detected() -> Non
     ]
     result = outcome(book, stored, samples, killed_at=20.0, started=0.0)
     assert result.detected_after == 5.0 and result.failover_after == 5.0
+    assert [what for _, what in result.timeline][2:4] == [
+        "region-a reads unhealthy",
+        "failover region-a -> region-b counted",
+    ]
     assert result.passed, result.checks
     still = [replace(s, unhealthy={A: 2, B: 0}) for s in samples]  # the count never moved: nothing detected
     assert outcome(book, stored, still, killed_at=20.0, started=0.0).detected_after is None

@@ -111,7 +111,7 @@ def outcome(
         corrections_accepted=len(corrections),
         corrections_lost=sum(1 for c in counts if c == 0),
         corrections_duplicated=sum(1 for c in counts if c > 1),
-        timeline=sorted((round(t, 1), what) for t, what in timeline),
+        timeline=sorted(((round(t, 1), what) for t, what in timeline), key=lambda entry: entry[0]),  # ties: in order
     )
 
 
