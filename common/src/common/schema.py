@@ -159,14 +159,12 @@ def _first_broken(checks: tuple[Check, ...], value: Any) -> str | None:
 
 def number_value(spec: FieldSpec, raw: Any) -> tuple[float | int | None, str | None]:
     """A number sent as JSON or typed as text -> (typed value, None) or (None, message)."""
-    kind = type(raw)
-    if kind is not float and kind is not int:  # JSON numbers skip the two checks below (true/false are bool)
-        if isinstance(raw, bool):
-            return None, "must be a number, not true/false"
-        if isinstance(raw, str):
-            raw = raw.strip()
-            if raw == "":
-                return None, "is required"
+    if isinstance(raw, bool):
+        return None, "must be a number, not true/false"
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if raw == "":
+            return None, "is required"
     try:
         value = float(raw)
     except OverflowError:
@@ -209,11 +207,10 @@ def validate_record(raw: Mapping[str, Any], *, require_price: bool = False) -> d
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for spec in specs:
-        given = raw.get(spec.name)
-        if given is None:
+        if spec.name not in raw or raw[spec.name] is None:
             errors[spec.name] = "is required"
             continue
-        value, error = text_value(given) if spec.is_text else number_value(spec, given)
+        value, error = text_value(raw[spec.name]) if spec.is_text else number_value(spec, raw[spec.name])
         if error:
             errors[spec.name] = error
         else:
