@@ -10,17 +10,13 @@ GIL samples), the same in any other service. Its error log is untouched.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gunicorn.glogging import Logger
 
 
 class AppLogger(Logger):  # type: ignore[misc]  # gunicorn is unannotated
-    """gunicorn's logger, with the access log off: the apps log their own requests."""
+    """gunicorn's logger, with the access log off: the apps log their own requests (gunicorn's `access` returns
+    at once when `access_log_enabled` is false)."""
 
     @property
     def access_log_enabled(self) -> bool:
         return False
-
-    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
-        return None

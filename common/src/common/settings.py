@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
+from typing import TypeVar
 
 from pydantic import SecretStr
 
@@ -147,6 +147,9 @@ def _bounds_error(name: str, value: float, minimum: float | None, maximum: float
     return f"{name} must be {'less than' if exclusive else 'at most'} {maximum:g}, got {value:g}"
 
 
+_FloatDefault = TypeVar("_FloatDefault", float, None)  # env_float answers a float, or None when unset
+
+
 def env_int(
     env: Mapping[str, str], name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:
@@ -164,35 +167,15 @@ def env_int(
     return value
 
 
-@overload
 def env_float(
     env: Mapping[str, str],
     name: str,
-    default: float,
+    default: _FloatDefault,
     *,
     minimum: float | None = None,
     maximum: float | None = None,
     exclusive: bool = False,
-) -> float: ...
-@overload
-def env_float(
-    env: Mapping[str, str],
-    name: str,
-    default: None,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive: bool = False,
-) -> float | None: ...
-def env_float(
-    env: Mapping[str, str],
-    name: str,
-    default: float | None,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive: bool = False,
-) -> float | None:
+) -> float | _FloatDefault:
     """A finite number (unset: `default`, which may be None for "not set"); `exclusive` makes the bounds themselves
     invalid (e.g. a split strictly inside (0, 1))."""
     raw = (env.get(name) or "").strip()

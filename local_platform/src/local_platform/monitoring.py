@@ -139,8 +139,8 @@ def start(ports: Ports, data_dir: Path, log_dir: Path | None = None, scrape_inte
         child = _started(alertmanager_child(manager, ports.alertmanager, home, log_dir), ports.alertmanager)
         children += [child] if child else []
     home = data_dir / "prometheus"
-    child = prometheus_child(prometheus, ports, home, bool(children), log_dir, scrape_interval)
-    child = _started(child, ports.prometheus)
+    prometheus_run = prometheus_child(prometheus, ports, home, bool(children), log_dir, scrape_interval)
+    child = _started(prometheus_run, ports.prometheus)
     return children + ([child] if child else [])
 
 
