@@ -51,17 +51,24 @@ def ledger(corrections: int, failed: int = 0) -> Ledger:
 def test_a_clean_failover_and_failback_passes() -> None:
     book = ledger(10)
     stored = {"collection_2": {r.street: 1 for r in book.requests()}}
-    result = outcome(book, stored, timeline(), killed_at=20.0, started=0.0)
+    result = outcome(book, stored, timeline(), killed_at=20.0, outage_ended=30.0)
     assert (result.detected_after, result.failover_after, result.moved_after) == (6.0, 6.0, 6.0)
     assert (result.recovered_after, result.failback_after) == (20.0, 27.0)
+    assert (result.outage_seconds, result.metrics_read) == (10.0, 4)
+    assert (30.0, "region-a's outage ends: the supervisor may bring them back") in result.timeline
     assert result.passed, result.checks
+
+
+def test_a_drill_whose_watcher_read_nothing_after_the_kill_says_so() -> None:
+    result = outcome(ledger(2), {"collection_2": {}}, timeline()[:1], killed_at=20.0, outage_ended=30.0)
+    assert result.metrics_read == 0 and not result.passed
 
 
 def test_lost_or_doubled_corrections_and_too_many_failures_fail_the_drill() -> None:
     book = ledger(10, failed=1)
     streets = [r.street for r in book.requests()]
     stored = {"collection_2": {streets[0]: 2, **{s: 1 for s in streets[2:]}}}
-    result = outcome(book, stored, timeline(), killed_at=20.0, started=0.0)
+    result = outcome(book, stored, timeline(), killed_at=20.0, outage_ended=30.0)
     assert (result.corrections_lost, result.corrections_duplicated, result.failed) == (1, 1, 1)
     assert result.failed_share == 0.1
     failed = [check for check, ok in result.checks.items() if not ok]
@@ -70,7 +77,7 @@ def test_lost_or_doubled_corrections_and_too_many_failures_fail_the_drill() -> N
 
 def test_no_failover_and_no_failback_are_reported_as_missed() -> None:
     samples = [sample(5, 1, 100), sample(25, 0.5, 50), sample(60, 1, 50)]
-    result = outcome(ledger(2), {"collection_2": {}}, samples, killed_at=20.0, started=0.0)
+    result = outcome(ledger(2), {"collection_2": {}}, samples, killed_at=20.0, outage_ended=30.0)
     assert result.detected_after is None and result.failover_after is None and result.failback_after is None
     assert not result.passed
 
@@ -100,6 +107,14 @@ def test_without_a_failback_or_the_setting_the_load_runs_its_whole_duration() ->
         assert time.monotonic() - started >= 100
 
 
+def test_an_outage_that_does_not_end_before_the_drill_does_is_refused_naming_the_variables() -> None:
+    assert drill_config(None).outage_seconds == 10.0
+    env = {"DRILL_SECONDS": "30", "DRILL_KILL_AFTER_SECONDS": "20", "DRILL_OUTAGE_SECONDS": "10"}
+    with pytest.raises(ConfigError, match=r"DRILL_KILL_AFTER_SECONDS.*DRILL_OUTAGE_SECONDS.*DRILL_SECONDS"):
+        DrillConfig.from_env(env)
+    assert DrillConfig.from_env(env | {"DRILL_OUTAGE_SECONDS": "0"}).outage_seconds == 0.0
+
+
 def test_a_negative_end_after_failback_is_refused_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match="DRILL_END_AFTER_FAILBACK_SECONDS"):
         drill_config("-1")
@@ -122,7 +137,7 @@ def test_an_unhealthy_blip_between_two_samples_still_counts_as_detected() -> Non
         blip(25, 0, 3, failovers=1),
         blip(27, 100, 3, failovers=1, failbacks=1),
     ]
-    result = outcome(book, stored, samples, killed_at=20.0, started=0.0)
+    result = outcome(book, stored, samples, killed_at=20.0, outage_ended=30.0)
     assert result.detected_after == 5.0 and result.failover_after == 5.0
     assert [what for _, what in result.timeline][2:4] == [
         "region-a reads unhealthy",
@@ -130,4 +145,4 @@ def test_an_unhealthy_blip_between_two_samples_still_counts_as_detected() -> Non
     ]
     assert result.passed, result.checks
     still = [replace(s, unhealthy={A: 2, B: 0}) for s in samples]  # the count never moved: nothing detected
-    assert outcome(book, stored, still, killed_at=20.0, started=0.0).detected_after is None
+    assert outcome(book, stored, still, killed_at=20.0, outage_ended=30.0).detected_after is None

@@ -53,6 +53,7 @@ class DrillConfig:
 
     duration_seconds: float  # DRILL_SECONDS: steady load this long in all
     kill_after_seconds: float  # DRILL_KILL_AFTER_SECONDS: region-a's webapp and mlapp are SIGKILLed this far in
+    outage_seconds: float  # DRILL_OUTAGE_SECONDS: killed again whenever they come back, this long after the kill
     clients: int  # DRILL_CLIENTS: load threads, each alternating a prediction and a correction
     rate: float  # DRILL_RATE: requests a second each client starts at most
     work_dir: Path  # DRILL_WORK_DIR: the regions' data and every component's log
@@ -65,13 +66,16 @@ class DrillConfig:
         env = os.environ if env is None else env
         duration = env_float(env, "DRILL_SECONDS", 90.0, minimum=10)
         kill_after = env_float(env, "DRILL_KILL_AFTER_SECONDS", 20.0, minimum=1)
-        if kill_after >= duration:
+        outage = env_float(env, "DRILL_OUTAGE_SECONDS", 10.0, minimum=0)
+        if kill_after + outage >= duration:
             raise ConfigError(
-                f"DRILL_KILL_AFTER_SECONDS ({kill_after:g}) must be less than DRILL_SECONDS ({duration:g})"
+                f"DRILL_KILL_AFTER_SECONDS ({kill_after:g}) plus DRILL_OUTAGE_SECONDS ({outage:g}) must be less than "
+                f"DRILL_SECONDS ({duration:g})"
             )
         return cls(
             duration_seconds=duration,
             kill_after_seconds=kill_after,
+            outage_seconds=outage,
             clients=env_int(env, "DRILL_CLIENTS", 2, minimum=1, maximum=32),
             rate=env_float(env, "DRILL_RATE", 5.0, minimum=0, exclusive=True),
             work_dir=Path(env.get("DRILL_WORK_DIR", str(REPO_ROOT / "chaos" / ".drill"))).resolve(),

@@ -1,7 +1,8 @@
 """`failover-drill` (`make failover-drill`): start `make up-regions` on free ports, put steady load of predictions
-and corrections (each with an Idempotency-Key) on the global front, SIGKILL region-a's webapp and mlapp, let the
-supervisor bring them back, and print a timeline and one table: seconds to detect, seconds to move traffic,
-requests that failed, accepted corrections lost, seconds to fail back. Exit 0 when every target holds.
+and corrections (each with an Idempotency-Key) on the global front, SIGKILL region-a's webapp and mlapp and kill
+them again whenever they come back for DRILL_OUTAGE_SECONDS, then let the supervisor bring them back, and print a
+timeline and one table: seconds to detect, seconds to move traffic, requests that failed, accepted corrections
+lost, seconds to fail back. Exit 0 when every target holds.
 
 Targets (issue 15): region-a reads unhealthy and a failover is counted within 30 s of the kill; at most 2% of all
 requests fail; every correction answered 2xx is stored exactly once; traffic returns to region-a.
@@ -24,7 +25,7 @@ from common.settings import ConfigError
 from local_platform.processes import free_port
 from platform_chaos.config import DrillConfig
 from platform_chaos.drill_report import Outcome, failback_at, outcome, print_report
-from platform_chaos.drill_watch import Watcher, sigkill_listening
+from platform_chaos.drill_watch import Watcher, hold_down, sigkill_listening
 from platform_chaos.ledger import Ledger
 from platform_chaos.load import Pace, start_load
 from platform_chaos.running import stored_streets
@@ -83,8 +84,12 @@ def run_drill(config: DrillConfig, env: dict[str, str]) -> Outcome:
     time.sleep(config.kill_after_seconds)
     killed_at = time.monotonic() - started
     ledger.phase = "after the kill"
-    sigkill_listening(int(env["WEBAPP_PORT"]), "region-a's webapp")
-    sigkill_listening(int(env["MLAPP_PORT"]), "region-a's mlapp")
+    region_a = {int(env["WEBAPP_PORT"]): "region-a's webapp", int(env["MLAPP_PORT"]): "region-a's mlapp"}
+    for port, what in region_a.items():
+        sigkill_listening(port, what)
+    kills = hold_down(region_a, config.outage_seconds)
+    outage_ended = time.monotonic() - started
+    log.info(f"the outage ends ({kills} restarts killed again in {config.outage_seconds:g} s): restarts are left alone")
     wait_for_end(config, watcher, killed_at, started)
     stop_load.set()
     for client in clients:
@@ -93,7 +98,7 @@ def run_drill(config: DrillConfig, env: dict[str, str]) -> Outcome:
     watcher.join(timeout=5)
     dbapp = f"http://127.0.0.1:{env['DBAPP_PORT']}"
     stored = wait_stored(ledger, dbapp)
-    return outcome(ledger, stored, watcher.samples, killed_at, started)
+    return outcome(ledger, stored, watcher.samples, killed_at, outage_ended)
 
 
 def wait_for_end(config: DrillConfig, watcher: Watcher, killed_at: float, started: float) -> None:

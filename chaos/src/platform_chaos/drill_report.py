@@ -16,6 +16,7 @@ MAX_FAILED_SHARE = 0.02
 @dataclass
 class Outcome:
     killed_at: float
+    outage_seconds: float  # region-a's components were killed again whenever they came back, this long
     detected_after: float | None  # region-a unhealthy (region_health_status 0, or region_unhealthy_events_total up)
     failover_after: float | None  # failover_events_total{region-a -> region-b} counted
     moved_after: float | None  # region-a's weight 0, region-b's full
@@ -27,6 +28,7 @@ class Outcome:
     corrections_accepted: int
     corrections_lost: int
     corrections_duplicated: int
+    metrics_read: int  # samples of the controller's /metrics after the kill (0: the watcher saw nothing)
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -71,7 +73,7 @@ def failback_at(samples: list[Sample], killed_at: float) -> float | None:
 
 
 def outcome(
-    ledger: Ledger, stored: dict[str, dict[str, int]], samples: list[Sample], killed_at: float, started: float
+    ledger: Ledger, stored: dict[str, dict[str, int]], samples: list[Sample], killed_at: float, outage_ended: float
 ) -> Outcome:
     before = next((s for s in reversed(samples) if s.at < killed_at), None)
     baseline = before.failovers.get((PRIMARY, SECONDARY), 0.0) if before else 0.0
@@ -88,7 +90,11 @@ def outcome(
     requests = ledger.requests()
     corrections = [r for r in requests if r.kind == "correction" and r.accepted]
     counts = [stored.get(COLLECTIONS["correction"], {}).get(r.street, 0) for r in corrections]
-    timeline = [(0.0, "steady load starts on the front"), (killed_at, "SIGKILL region-a's webapp and mlapp")]
+    timeline = [
+        (0.0, "steady load starts on the front"),
+        (killed_at, "SIGKILL region-a's webapp and mlapp"),
+        (outage_ended, "region-a's outage ends: the supervisor may bring them back"),
+    ]
     for moment, what in (
         (detected, "region-a reads unhealthy"),
         (failover, "failover region-a -> region-b counted"),
@@ -100,6 +106,7 @@ def outcome(
             timeline.append((moment, what))
     return Outcome(
         killed_at=round(killed_at, 1),
+        outage_seconds=round(outage_ended - killed_at, 1),
         detected_after=_since(detected, killed_at),
         failover_after=_since(failover, killed_at),
         moved_after=_since(moved, killed_at),
@@ -111,6 +118,7 @@ def outcome(
         corrections_accepted=len(corrections),
         corrections_lost=sum(1 for c in counts if c == 0),
         corrections_duplicated=sum(1 for c in counts if c > 1),
+        metrics_read=sum(1 for s in samples if s.at >= killed_at),
         timeline=sorted(((round(t, 1), what) for t, what in timeline), key=lambda entry: entry[0]),  # ties: in order
     )
 
@@ -123,6 +131,7 @@ def print_report(result: Outcome) -> None:
     lines = ["", "Timeline (seconds since the load started):"]
     lines += [f"  {at:6.1f}  {what}" for at, what in result.timeline]
     rows = [
+        ("seconds region-a was held down", _seconds(result.outage_seconds)),
         ("seconds to detect (region-a unhealthy)", _seconds(result.detected_after)),
         ("seconds to move traffic (failover counted)", _seconds(result.failover_after)),
         ("seconds until the weights moved", _seconds(result.moved_after)),
@@ -131,6 +140,7 @@ def print_report(result: Outcome) -> None:
         ("accepted corrections lost", f"{result.corrections_lost} of {result.corrections_accepted}"),
         ("accepted corrections stored twice", str(result.corrections_duplicated)),
         ("seconds to fail back (after the kill)", _seconds(result.failback_after)),
+        ("controller metrics read after the kill", str(result.metrics_read)),
     ]
     width = max(len(name) for name, _ in rows)
     lines += ["", f"{'measure':<{width}}  result", f"{'-' * width}  ------"]

@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,12 +96,32 @@ def pids_listening(port: int) -> set[int]:
     return pids
 
 
-def sigkill_listening(port: int, what: str) -> list[int]:
-    """SIGKILL the process groups of whatever listens on `port`; the groups killed."""
-    groups = sorted({os.getpgid(pid) for pid in pids_listening(port)})
-    if not groups:
+def sigkill_listening(port: int, what: str, *, required: bool = True) -> list[int]:
+    """SIGKILL the process groups of whatever listens on `port`; the groups killed (none, when nothing listens and
+    not `required`)."""
+    groups: set[int] = set()
+    for pid in pids_listening(port):
+        with contextlib.suppress(ProcessLookupError):  # it exited since the scan
+            groups.add(os.getpgid(pid))
+    if not groups and required:
         raise RuntimeError(f"nothing listens on port {port}: cannot kill {what}")
-    for group in groups:
-        os.killpg(group, signal.SIGKILL)
-    log.warning(f"SIGKILL {what} (port {port}, process groups {groups})")
-    return groups
+    for group in sorted(groups):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    if groups:
+        log.warning(f"SIGKILL {what} (port {port}, process groups {sorted(groups)})")
+    return sorted(groups)
+
+
+def hold_down(ports: Mapping[int, str], seconds: float, period: float = 0.2) -> int:
+    """For `seconds`, SIGKILL again whatever the supervisor brings back to listen on `ports`: the region stays down
+    that long, as a region in a crash loop does. A single kill is not an outage the controller must act on: the
+    supervisor restarts a component a second later, often before the controller's third failed check. The number
+    of kills made."""
+    deadline = time.monotonic() + seconds
+    kills = 0
+    while time.monotonic() < deadline:
+        for port, what in ports.items():
+            kills += len(sigkill_listening(port, what, required=False))
+        time.sleep(period)
+    return kills
