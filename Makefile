@@ -46,7 +46,7 @@ bench: install ## measure serving, batch, data job and training; prints a table,
 	@scripts/install_system_packages.sh
 	$(UV) run --frozen --no-sync bench
 
-failover-drill: install services ## start make up-regions, kill region-a's webapp and mlapp under load; prints the timeline and the failover table (~5 min)
+failover-drill: install services ## start make up-regions, hold region-a's webapp and mlapp down 10 s under load; prints the timeline and the failover table (~3 min)
 	$(UV) run --frozen --no-sync failover-drill
 
 chaos: install ## SIGKILL each component in turn under load; prints who lost or duplicated what (~5 min)

@@ -55,7 +55,7 @@ def test_a_clean_failover_and_failback_passes() -> None:
     assert (result.detected_after, result.failover_after, result.moved_after) == (6.0, 6.0, 6.0)
     assert (result.recovered_after, result.failback_after) == (20.0, 27.0)
     assert (result.outage_seconds, result.metrics_read) == (10.0, 4)
-    assert (30.0, "region-a's outage ends: the supervisor may bring them back") in result.timeline
+    assert (30.0, "region-a's outage ends: its webapp and mlapp may come back") in result.timeline
     assert result.passed, result.checks
 
 

@@ -93,7 +93,7 @@ def outcome(
     timeline = [
         (0.0, "steady load starts on the front"),
         (killed_at, "SIGKILL region-a's webapp and mlapp"),
-        (outage_ended, "region-a's outage ends: the supervisor may bring them back"),
+        (outage_ended, "region-a's outage ends: its webapp and mlapp may come back"),
     ]
     for moment, what in (
         (detected, "region-a reads unhealthy"),
