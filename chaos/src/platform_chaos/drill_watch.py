@@ -99,18 +99,19 @@ def pids_listening(port: int) -> set[int]:
 def sigkill_listening(port: int, what: str, *, required: bool = True) -> list[int]:
     """SIGKILL the process groups of whatever listens on `port`; the groups killed (none, when nothing listens and
     not `required`)."""
-    groups: set[int] = set()
+    found: set[int] = set()
     for pid in pids_listening(port):
         with contextlib.suppress(ProcessLookupError):  # it exited since the scan
-            groups.add(os.getpgid(pid))
-    if not groups and required:
+            found.add(os.getpgid(pid))
+    if not found and required:
         raise RuntimeError(f"nothing listens on port {port}: cannot kill {what}")
-    for group in sorted(groups):
+    groups = sorted(found)
+    for group in groups:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
     if groups:
-        log.warning(f"SIGKILL {what} (port {port}, process groups {sorted(groups)})")
-    return sorted(groups)
+        log.warning(f"SIGKILL {what} (port {port}, process groups {groups})")
+    return groups
 
 
 def hold_down(ports: Mapping[int, str], seconds: float, period: float = 0.2) -> int:
